@@ -1,8 +1,8 @@
 /* yaml.h — YAML documents to and from jansson trees (libyaml underneath).
  *
  * Parsing accepts one document of mappings, sequences and scalars. Plain scalars
- * are typed: null/~/empty → null, true/false → bool, integers, floats (.inf, .nan
- * included); quoted scalars are always strings. Anchors and aliases are refused
+ * are typed: null/~/empty → null, true/false → bool, integers, floats (.inf and
+ * .nan are refused: jansson cannot hold them); quoted scalars are always strings. Anchors and aliases are refused
  * (they enable size blow-ups and we never write them), so are duplicate keys,
  * non-string keys, nesting deeper than HML_YAML_DEPTH_MAX and input over
  * HML_YAML_BYTES_MAX. Errors name the origin and the line.
