@@ -50,7 +50,7 @@ static const char *const modes[] = {"classifier", "regressor", NULL};
 static const char *const methods[] = {"stacked", "average", "weighted", NULL};
 static const char *const meta_types[] = {"logistic", "ridge", "gbm", NULL};
 static const char *const calibrations[] = {"spline", "isotonic", "platt", "beta", "none", NULL};
-static const char *const formats[] = {"csv", "jsonl", "sqlite", NULL};
+static const char *const formats[] = {"csv", "tsv", "jsonl", "sqlite", NULL};
 
 #define MIN(x) .flags = F_MIN, .lo = (x)
 
@@ -148,7 +148,9 @@ static const struct entry schema[] = {
     {"sources.*.join_on", K_STRING_LIST, .desc = "columns joined on"},
     {"sources.*.prefix", K_STRING, .desc = "prefix added to the source's columns"},
     {"sources.*.rows", K_INTEGER, .desc = "rows at ingest", MIN(0)},
-    {"sources.*.columns", K_ANY, .desc = "the source's columns at ingest"},
+    {"sources.*.columns", K_INTEGER, .desc = "number of columns at ingest", MIN(0)},
+    {"sources.*.original_path", K_STRING, .desc = "absolute path the file was ingested from"},
+    {"sources.*.in_table", K_BOOLEAN, .desc = "whether the source was added to the prediction table"},
     {"sources.*.sha256", K_STRING, .desc = "content hash at ingest"},
     {"sources.*.added_at", K_STRING, .desc = "ingest time, UTC ISO 8601"},
     {"sources.*.description", K_STRING, .desc = "free text"},

@@ -328,12 +328,25 @@ static char *backup_name(const char *path)
     return b;
 }
 
+/* Tests set HARNESS_FAIL_COMMIT_AT=k to make the k-th replacement of a commit
+ * fail, which drives the rollback path that real disks reach only rarely. */
+static size_t fail_commit_at(void)
+{
+    const char *e = getenv("HARNESS_FAIL_COMMIT_AT");
+    return e ? (size_t)strtoul(e, NULL, 10) : 0;
+}
+
 enum hml_status hml_txn_commit(struct hml_txn *t, struct hml_error *err)
 {
     enum hml_status rc = HML_OK;
-    size_t i;
+    size_t i, fail_at = fail_commit_at();
     for (i = 0; i < t->n; i++) {
         struct staged *s = &t->items[i];
+        if (fail_at == i + 1) {
+            errno = EIO;
+            rc = io_fail(err, "replace", s->path);
+            break;
+        }
         if (hml_path_exists(s->path)) {
             s->backup = backup_name(s->path);
             if (!s->backup) { rc = hml_fail(err, HML_ENOMEM, "fs", "out of memory"); break; }

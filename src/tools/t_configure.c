@@ -1,0 +1,465 @@
+/* t_configure.c — the `configure` tool: project set-up and global settings. */
+#include "tools_int.h"
+
+#include <libgen.h>
+#include <string.h>
+
+#include "harness/alloc.h"
+#include "harness/log.h"
+#include "harness/store.h"
+#include "harness/yaml.h"
+
+static const char agents_md[] =
+    "# Working in this Harness project\n"
+    "\n"
+    "This directory is a Harness ML project. Drive it through the Harness tools (MCP server\n"
+    "`harness mcp`, or `harness <tool> <action>` in a shell), not by editing files by hand.\n"
+    "\n"
+    "1. Look before you model: `data status`, `data profile`, `data inspect --column X`.\n"
+    "2. Write a plan in the notebook before the first experiment.\n"
+    "3. Every experiment states a hypothesis, changes one thing, and runs against a baseline.\n"
+    "4. Log a conclusion (`experiments log_result`) before starting the next experiment.\n"
+    "5. A result that looks too good is a leak until proven otherwise: check the features.\n"
+    "6. `config/*.yaml` is the source of truth; `EXPERIMENT_LOG.md` is generated from\n"
+    "   `experiments/journal.jsonl` — do not edit either by hand.\n";
+
+static const char experiment_log_md[] =
+    "# Experiment log\n"
+    "\n"
+    "Generated from experiments/journal.jsonl. No experiments yet.\n";
+
+static const char gitignore_txt[] = ".harness/cache/\n.harness/*.db-wal\n.harness/*.db-shm\n";
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* Commits a changed config tree (validated first) through a transaction. */
+static enum hml_status save_config(const struct hml_project *p, const json_t *root,
+                                   struct hml_error *err)
+{
+    enum hml_status rc = hml_config_validate(root, err);
+    if (rc) return rc;
+    struct hml_txn *txn = hml_txn_new();
+    if (!txn) return hml_fail(err, HML_ENOMEM, "config", "out of memory");
+    rc = hml_config_save(root, p->dir, txn, err);
+    if (!rc) rc = hml_txn_commit(txn, err);
+    hml_txn_free(txn);
+    return rc;
+}
+
+/* Every name in `names` (a string or list of strings) must be a column of the
+ * table, when there is one. */
+static enum hml_status check_columns(const struct hml_frame *table, const json_t *names,
+                                     const char *param, struct hml_error *err)
+{
+    if (!table || !names) return HML_OK;
+    if (json_is_string(names)) {
+        size_t idx;
+        enum hml_status rc = hml_frame_lookup(table, json_string_value(names), &idx, err);
+        if (rc) hml_error_prefix(err, "%s", param);
+        return rc;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+        enum hml_status rc = check_columns(table, v, param, err);
+        if (rc) return rc;
+    }
+    return HML_OK;
+}
+
+
+/* "classification" is the name many users reach for; the engine calls it binary. */
+static const char *canonical_task(const char *task, struct hml_result *res)
+{
+    if (task && !strcmp(task, "classification")) {
+        hml_result_warn(res, "task 'classification' read as 'binary'; use 'multiclass' for more than two classes");
+        return "binary";
+    }
+    return task;
+}
+
+/* ---- init ---------------------------------------------------------------------------- */
+
+static enum hml_status stage_text(struct hml_txn *txn, const char *dir, const char *rel,
+                                  const char *text, struct hml_error *err)
+{
+    char *path = hml_path_join(dir, rel);
+    if (!path) return hml_fail(err, HML_ENOMEM, "configure.init", "out of memory");
+    enum hml_status rc = hml_path_exists(path) ? HML_OK : hml_txn_write(txn, path, text, strlen(text), err);
+    hml_free(path);
+    return rc;
+}
+
+static enum hml_status build_init_config(struct hml_call *call, struct hml_result *res,
+                                         json_t **out, struct hml_error *err)
+{
+    const char *name = hml_param_str(call, "project_name", NULL);
+    char base[256];
+    if (!name) {
+        snprintf(base, sizeof base, "%s", call->project_dir);
+        name = basename(base);
+    }
+    const char *task = canonical_task(hml_param_str(call, "task", NULL), res);
+    if (!task) {
+        task = "binary";
+        hml_result_warn(res, "no task given: assumed 'binary' (change it with configure update_data --task ...)");
+    }
+    const char *target = hml_param_str(call, "target_column", NULL);
+    json_t *root = hml_config_default(name, task, target);
+    if (!root) return hml_fail(err, HML_ENOMEM, "configure.init", "out of memory");
+    json_t *keys = hml_param_json(call, "key_columns");
+    if (keys) hml_config_set(root, "data.key_columns", json_incref(keys), err);
+    const char *time_col = hml_param_str(call, "time_column", NULL);
+    if (time_col) hml_config_set(root, "data.time_column", json_string(time_col), err);
+    const char *fold = hml_param_str(call, "fold_column", NULL);
+    if (fold) {
+        /* A fold column means "one fold per value": leave-one-season-out. */
+        hml_config_set(root, "data.fold_column", json_string(fold), err);
+        hml_config_set(root, "backtest.fold_column", json_string(fold), err);
+        hml_config_set(root, "backtest.cv_strategy", json_string("loso"), err);
+    }
+    enum hml_status rc = hml_config_validate(root, err);
+    if (rc) {
+        json_decref(root);
+        return rc;
+    }
+    *out = root;
+    return HML_OK;
+}
+
+static enum hml_status a_init(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    char *pipeline = hml_path_join(call->project_dir, "config/pipeline.yaml");
+    if (!pipeline) return hml_fail(err, HML_ENOMEM, "configure.init", "out of memory");
+    bool exists = hml_path_exists(pipeline);
+    hml_free(pipeline);
+    if (exists) {
+        hml_fail(err, HML_ECONFLICT, "configure.init", "a Harness project exists already at '%s'",
+                 call->project_dir);
+        return hml_hint(err, "change it with configure update_data, or pass another project_dir");
+    }
+    json_t *root = NULL;
+    enum hml_status rc = build_init_config(call, res, &root, err);
+    if (rc) return rc;
+    struct hml_txn *txn = hml_txn_new();
+    if (!txn) rc = hml_fail(err, HML_ENOMEM, "configure.init", "out of memory");
+    if (!rc) rc = hml_config_save(root, call->project_dir, txn, err);
+    if (!rc) rc = stage_text(txn, call->project_dir, "AGENTS.md", agents_md, err);
+    if (!rc) rc = stage_text(txn, call->project_dir, "EXPERIMENT_LOG.md", experiment_log_md, err);
+    if (!rc) rc = stage_text(txn, call->project_dir, ".harness/.gitignore", gitignore_txt, err);
+    if (!rc) rc = hml_txn_commit(txn, err);
+    hml_txn_free(txn);
+    if (rc) {
+        json_decref(root);
+        return rc;
+    }
+    static const char *const dirs[] = {"data/raw", "experiments", "notebook", "outputs", ".harness/cache"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char *d = hml_path_join(call->project_dir, dirs[i]);
+        struct hml_error e2;
+        if (!d || hml_mkdirs(d, &e2)) hml_result_warn(res, "could not create %s", dirs[i]);
+        hml_free(d);
+    }
+    struct hml_store *st;
+    struct hml_error e3;
+    if (hml_store_open(call->project_dir, &st, &e3) == HML_OK) hml_store_close(st);
+    else hml_result_warn(res, "metadata store not created: %s", e3.message);
+
+    const char *name = hml_json_str(hml_config_get(root, "project"), "name", "");
+    const char *task = hml_json_str(hml_config_get(root, "data"), "task", "");
+    const char *target = hml_json_str(hml_config_get(root, "data"), "target_column", NULL);
+    hml_buf_printf(&res->text, "Created project '%s' at %s (task %s, target %s).\n", name,
+                   call->project_dir, task, target ? target : "not set");
+    hml_buf_puts(&res->text, "Files: config/{pipeline,models,ensemble,sources}.yaml, AGENTS.md, "
+                             "EXPERIMENT_LOG.md, .harness/store.db\n"
+                             "Next: data add --data_path <file.csv>\n");
+    json_object_set_new(res->data, "project_dir", json_string(call->project_dir));
+    json_object_set_new(res->data, "config", root);
+    return HML_OK;
+}
+
+/* ---- show ----------------------------------------------------------------------------- */
+
+static void show_summary(const struct hml_project *p, struct hml_result *res)
+{
+    const json_t *root = p->cfg->root;
+    const json_t *data = json_object_get(root, "data"), *bt = json_object_get(root, "backtest");
+    const json_t *ens = json_object_get(root, "ensemble"), *models = json_object_get(root, "models");
+    const json_t *sources = json_object_get(root, "sources");
+    char c1[32], c2[32];
+    struct hml_buf *t = &res->text;
+    hml_buf_printf(t, "## Project '%s' (%s)\n", hml_json_str(json_object_get(root, "project"), "name", "?"),
+                   hml_json_str(data, "task", "?"));
+    hml_buf_printf(t, "- target: %s", hml_json_str(data, "target_column", "not set"));
+    const json_t *keys = json_object_get(data, "key_columns");
+    if (json_array_size(keys)) {
+        hml_buf_puts(t, " · keys:");
+        size_t i;
+        json_t *k;
+        json_array_foreach(keys, i, k) hml_buf_printf(t, "%s %s", i ? "," : "", json_string_value(k));
+    }
+    if (hml_json_str(data, "time_column", NULL)) hml_buf_printf(t, " · time: %s", hml_json_str(data, "time_column", ""));
+    hml_buf_putc(t, '\n');
+    if (p->table)
+        hml_buf_printf(t, "- data: %s rows × %s columns from %zu source(s)\n",
+                       hml__fmt_count(c1, p->table->nrows), hml__fmt_count(c2, p->table->ncols),
+                       json_object_size(sources));
+    else
+        hml_buf_puts(t, "- data: none yet — data add --data_path <file>\n");
+    size_t nex = json_array_size(json_object_get(data, "exclude_columns"));
+    if (nex) hml_buf_printf(t, "- excluded columns: %zu\n", nex);
+    hml_buf_printf(t, "- backtest: %s", hml_json_str(bt, "cv_strategy", "?"));
+    if (json_object_get(bt, "n_folds")) hml_buf_printf(t, ", %lld folds", (long long)hml_json_int(bt, "n_folds", 0));
+    if (hml_json_str(bt, "fold_column", NULL)) hml_buf_printf(t, " over '%s'", hml_json_str(bt, "fold_column", ""));
+    hml_buf_printf(t, " · primary metric %s\n", hml_json_str(bt, "primary_metric", "?"));
+    hml_buf_printf(t, "- models: %zu", json_object_size(models));
+    if (!json_object_size(models)) hml_buf_puts(t, " — add one with models add");
+    hml_buf_printf(t, "\n- ensemble: %s, calibration %s\n", hml_json_str(ens, "method", "?"),
+                   hml_json_str(ens, "calibration", "none"));
+    json_t *summary = json_pack("{s:s?,s:s?,s:s?,s:O?,s:s?,s:s?,s:I,s:I}",
+                                "name", hml_json_str(json_object_get(root, "project"), "name", NULL),
+                                "task", hml_json_str(data, "task", NULL),
+                                "target_column", hml_json_str(data, "target_column", NULL),
+                                "key_columns", json_object_get(data, "key_columns"),
+                                "cv_strategy", hml_json_str(bt, "cv_strategy", NULL),
+                                "primary_metric", hml_json_str(bt, "primary_metric", NULL),
+                                "models", (json_int_t)json_object_size(models),
+                                "sources", (json_int_t)json_object_size(sources));
+    if (p->table) {
+        json_object_set_new(summary, "rows", json_integer((json_int_t)p->table->nrows));
+        json_object_set_new(summary, "columns", json_integer((json_int_t)p->table->ncols));
+    }
+    json_object_set_new(res->data, "summary", summary);
+}
+
+static enum hml_status a_show(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    const char *section = hml_param_str(call, "section", NULL);
+    bool full = !strcmp(hml_param_str(call, "detail", "summary"), "full");
+    if (!section && !full) {
+        show_summary(p, res);
+        hml__project_free(p);
+        return HML_OK;
+    }
+    const json_t *v = section ? json_object_get(p->cfg->root, section) : p->cfg->root;
+    /* Emit {section: value} so the YAML shown is exactly what the file holds. */
+    json_t *shown = section ? json_pack("{s:O}", section, v ? v : json_object()) : json_incref((json_t *)v);
+    char *yaml = shown ? hml_yaml_emit(shown) : NULL;
+    json_decref(shown);
+    if (!yaml) {
+        hml__project_free(p);
+        return hml_fail(err, HML_ENOMEM, "configure.show", "out of memory");
+    }
+    hml_buf_printf(&res->text, "```yaml\n%s```\n", yaml);
+    hml_free(yaml);
+    if (section) json_object_set_new(res->data, "section", json_string(section));
+    json_object_set_new(res->data, "config", v ? json_deep_copy(v) : json_object());
+    hml__project_free(p);
+    return HML_OK;
+}
+
+/* ---- update_data ----------------------------------------------------------------------- */
+
+struct data_field { const char *param, *path; };
+
+static const struct data_field data_fields[] = {
+    {"task", "data.task"},
+    {"target_column", "data.target_column"},
+    {"key_columns", "data.key_columns"},
+    {"time_column", "data.time_column"},
+    {"fold_column", "data.fold_column"},
+    {"exclude_columns", "data.exclude_columns"},
+};
+
+static void describe_value(const json_t *v, char *buf, size_t cap)
+{
+    if (!v || json_is_null(v)) {
+        snprintf(buf, cap, "–");
+        return;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(buf, cap, "%s", s ? s : "?");
+    hml_free(s);
+}
+
+static enum hml_status a_update_data(struct hml_call *call, struct hml_result *res,
+                                     struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    json_t *root = json_deep_copy(p->cfg->root), *changes = json_array();
+    size_t given = 0;
+    for (size_t i = 0; !rc && i < sizeof data_fields / sizeof *data_fields; i++) {
+        const struct data_field *f = &data_fields[i];
+        json_t *v = hml_param_json(call, f->param);
+        if (!v) continue;
+        given++;
+        if (!strcmp(f->param, "task")) v = json_string(canonical_task(json_string_value(v), res));
+        else v = json_incref(v);
+        if (strcmp(f->param, "task")) rc = check_columns(p->table, v, f->param, err);
+        char before[256], after[256];
+        describe_value(hml_config_get(root, f->path), before, sizeof before);
+        describe_value(v, after, sizeof after);
+        if (!rc) rc = hml_config_set(root, f->path, v, err);
+        else json_decref(v);
+        if (!rc && strcmp(before, after)) {
+            json_array_append_new(changes, json_pack("{s:s,s:s,s:s}", "key", f->path, "from", before, "to", after));
+            hml_buf_printf(&res->text, "- %s: %s → %s\n", f->path, before, after);
+        }
+        /* The fold column of the data is also the one the backtest splits on. */
+        if (!rc && !strcmp(f->param, "fold_column"))
+            rc = hml_config_set(root, "backtest.fold_column", json_incref(hml_param_json(call, "fold_column")), err);
+    }
+    if (!rc && !given) {
+        hml_fail(err, HML_EINVAL, "configure.update_data", "nothing to update");
+        rc = hml_hint(err, "pass at least one of task, target_column, key_columns, time_column, fold_column, exclude_columns");
+    }
+    if (!rc && !p->table) hml_result_warn(res, "column names not checked: the project has no data yet");
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        if (!json_array_size(changes)) hml_buf_puts(&res->text, "No change: the values given are the current ones.\n");
+        json_object_set_new(res->data, "changes", changes);
+        changes = NULL;
+    }
+    json_decref(changes);
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
+/* ---- exclude_columns / set_denylist ----------------------------------------------------- */
+
+static bool list_has(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
+static void list_remove(json_t *arr, const char *s)
+{
+    for (size_t i = json_array_size(arr); i-- > 0;)
+        if (!strcmp(json_string_value(json_array_get(arr, i)), s)) json_array_remove(arr, i);
+}
+
+/* Shared by exclude_columns (never used as features) and set_denylist (a leakage
+ * guardrail: a model that uses one of these is refused). */
+static enum hml_status edit_column_list(struct hml_call *call, struct hml_result *res,
+                                        const char *path, const char *what, bool must_exist,
+                                        struct hml_error *err)
+{
+    json_t *add = hml_param_json(call, "add_columns"), *del = hml_param_json(call, "remove_columns");
+    if (!add && !del) {
+        hml_fail(err, HML_EINVAL, call->action->name, "nothing to change");
+        return hml_hint(err, "pass add_columns and/or remove_columns (lists of column names)");
+    }
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    json_t *root = json_deep_copy(p->cfg->root);
+    json_t *list = json_deep_copy(hml_config_get(root, path));
+    if (!json_is_array(list)) {
+        json_decref(list);
+        list = json_array();
+    }
+    const char *target = hml_json_str(json_object_get(root, "data"), "target_column", NULL);
+    size_t i;
+    json_t *v;
+    json_array_foreach(add, i, v) {
+        const char *name = json_string_value(v);
+        if (must_exist && target && !strcmp(name, target)) {
+            hml_fail(err, HML_EINVAL, call->action->name, "'%s' is the target column", name);
+            rc = hml_hint(err, "the target is never a feature already; exclude other columns");
+            break;
+        }
+        if (p->table && hml_frame_find(p->table, name) < 0) {
+            if (must_exist) {
+                rc = check_columns(p->table, v, "add_columns", err);
+                break;
+            }
+            hml_result_warn(res, "'%s' is not a column of the table (kept in the %s anyway)", name, what);
+        }
+        if (!list_has(list, name)) json_array_append(list, v);
+    }
+    json_array_foreach(del, i, v) {
+        if (rc) break;
+        if (!list_has(list, json_string_value(v)))
+            hml_result_warn(res, "'%s' was not in the %s", json_string_value(v), what);
+        list_remove(list, json_string_value(v));
+    }
+    if (!rc) rc = hml_config_set(root, path, json_incref(list), err);
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "The %s has %zu column(s)", what, json_array_size(list));
+        json_array_foreach(list, i, v) hml_buf_printf(&res->text, "%s %s", i ? "," : ":", json_string_value(v));
+        hml_buf_puts(&res->text, ".\n");
+        json_object_set_new(res->data, "columns", json_incref(list));
+    }
+    json_decref(list);
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
+static enum hml_status a_exclude_columns(struct hml_call *call, struct hml_result *res,
+                                         struct hml_error *err)
+{
+    return edit_column_list(call, res, "data.exclude_columns", "exclusion list", true, err);
+}
+
+static enum hml_status a_set_denylist(struct hml_call *call, struct hml_result *res,
+                                      struct hml_error *err)
+{
+    return edit_column_list(call, res, "guardrails.feature_leakage_denylist", "leakage denylist", false, err);
+}
+
+/* ---- the tool table ------------------------------------------------------------------------ */
+
+static const struct hml_param params[] = {
+    {"project_name", HML_P_STRING, NULL, "name of the project (default: the directory name)"},
+    {"task", HML_P_STRING, "binary|multiclass|regression|ranking|survival|probabilistic|classification",
+     "what is predicted"},
+    {"target_column", HML_P_STRING, NULL, "column to predict"},
+    {"key_columns", HML_P_STRINGS, NULL, "columns that identify a row (list)"},
+    {"time_column", HML_P_STRING, NULL, "column that orders rows in time"},
+    {"fold_column", HML_P_STRING, NULL, "column whose values define the backtest folds (e.g. season)"},
+    {"exclude_columns", HML_P_STRINGS, NULL, "columns never used as features (replaces the list)"},
+    {"add_columns", HML_P_STRINGS, NULL, "column names to add to the list"},
+    {"remove_columns", HML_P_STRINGS, NULL, "column names to remove from the list"},
+    {"section", HML_P_STRING, "project|data|backtest|models|ensemble|workflow|guardrails|sources|features|views",
+     "show only this section of the config"},
+    {"detail", HML_P_STRING, "summary|full", "summary (default) or the full config"},
+    {0},
+};
+
+static const struct hml_action actions[] = {
+    {"init", a_init, "project_name task target_column key_columns time_column fold_column", NULL,
+     "create a project here: config files, AGENTS.md, experiment log, metadata store", HML_ACT_NO_PROJECT},
+    {"show", a_show, "section detail", NULL, "the project at a glance, or one config section as YAML",
+     HML_ACT_READONLY},
+    {"update_data", a_update_data, "task target_column key_columns time_column fold_column exclude_columns",
+     NULL, "change the task, target, keys, time or fold column (checked against the table)", 0},
+    {"exclude_columns", a_exclude_columns, "add_columns remove_columns", NULL,
+     "add or remove columns that are never used as features", 0},
+    {"set_denylist", a_set_denylist, "add_columns remove_columns", NULL,
+     "edit the leakage denylist: models using these columns are refused", 0},
+    {0},
+};
+
+const struct hml_tool hml_tool_configure = {
+    .name = "configure",
+    .title = "project set-up and global settings",
+    .description =
+        "Project set-up and global settings. Actions: init (create a project: task, target_column, "
+        "key_columns, time_column, fold_column), show (summary, or section=data|backtest|models|"
+        "ensemble|… as YAML; detail=full for everything), update_data (task, target, keys, time, "
+        "fold, exclude_columns; names are checked against the data), exclude_columns and "
+        "set_denylist (add_columns/remove_columns). Start every project with init.",
+    .params = params,
+    .actions = actions,
+};
