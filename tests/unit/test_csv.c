@@ -571,12 +571,27 @@ TEST(csv_limits_are_enforced)
     T_EQ(hml_csv_read_mem(b.p, b.len, NULL, &f, &rep, &err), HML_ELIMIT);
     T_CONTAINS(err.hint, "HML_CSV_FIELD_BYTES_MAX");
     hml_ingest_report_fini(&rep);
+    char *path = write_tmp("long.csv", b.p, b.len);
+    T_EQ(hml_csv_read_file(path, NULL, &f, &rep, &err), HML_ELIMIT);
+    T_CONTAINS(err.message, "the field starting at line 2 is longer than");
+    hml_ingest_report_fini(&rep);
+    hml_free(path);
     b.len -= 3; /* exactly the limit: fine */
     hml_buf_puts(&b, "\"\n");
     T_RC(hml_csv_read_mem(b.p, b.len, NULL, &f, &rep, &err), &err);
     T_EQ(hml_dict_len(f->cols[1]->dict, 0), HML_CSV_FIELD_BYTES_MAX);
     hml_frame_free(f);
     hml_ingest_report_fini(&rep);
+    /* An unclosed quote in a big file stops at the field limit, not at the end of
+     * the file (the read buffer must not grow to the file's size). */
+    hml_buf_reset(&b);
+    hml_buf_puts(&b, "a,b\n1,\"open\n");
+    while (b.len < (size_t)12 << 20) hml_buf_puts(&b, "2,some text here\n");
+    path = write_tmp("open.csv", b.p, b.len);
+    T_EQ(hml_csv_read_file(path, NULL, &f, &rep, &err), HML_ELIMIT);
+    T_CONTAINS(err.hint, "quote");
+    hml_ingest_report_fini(&rep);
+    hml_free(path);
     hml_buf_reset(&b);
     for (size_t i = 0; i <= HML_CSV_COLS_MAX; i++) hml_buf_printf(&b, "%sc%zu", i ? "," : "", i);
     T_EQ(hml_csv_read_mem(b.p, b.len, NULL, &f, &rep, &err), HML_ELIMIT);
@@ -854,4 +869,70 @@ TEST(jsonl_errors_name_the_line)
     T_EQ(hml_jsonl_read_file("/nonexistent.jsonl", NULL, &f, &rep, &err), HML_ENOTFOUND);
     hml_ingest_report_fini(&rep);
     T_OK(f == NULL);
+}
+
+TEST(jsonl_fail_nth_allocation_never_leaks)
+{
+    const char *text = "{\"id\": 1, \"name\": \"a\", \"x\": 1.5, \"day\": \"2024-01-02\"}\n"
+                       "{\"id\": 2, \"x\": 2, \"extra\": null, \"name\": 7}\n";
+    char *path = write_tmp("oom.jsonl", text, strlen(text));
+    size_t base = hml_alloc_live_bytes();
+    bool clean = false;
+    int failures = 0;
+    for (uint64_t n = 1; n < 10000 && !clean; n++) {
+        struct hml_frame *f = NULL;
+        struct hml_ingest_report rep;
+        struct hml_error err;
+        hml_error_clear(&err);
+        hml_alloc_fail_at(n);
+        enum hml_status rc = hml_jsonl_read_file(path, NULL, &f, &rep, &err);
+        bool fired = hml_alloc_failed();
+        hml_alloc_fail_at(0);
+        if (rc) {
+            T_OK(f == NULL);
+            T_OK(err.message[0] != 0);
+            failures++;
+        } else {
+            T_EQ(f->nrows, 2);
+            T_EQ(f->ncols, 5);
+            hml_frame_free(f);
+        }
+        hml_ingest_report_fini(&rep);
+        T_EQ(hml_alloc_live_bytes(), base);
+        if (!fired) {
+            T_EQ(rc, HML_OK);
+            clean = true;
+        }
+    }
+    T_OK(clean);
+    T_OK(failures > 5);
+    hml_free(path);
+}
+
+/* The reader holds the frame plus one read chunk, never the whole file. */
+TEST(csv_peak_memory_stays_near_frame_size)
+{
+    char *path = hml_path_join(t_tmpdir(), "big.csv");
+    FILE *fp = fopen(path, "w");
+    T_OK(fp != NULL);
+    fputs("a,b,c,d,e\n", fp);
+    for (int i = 0; i < 600000; i++)
+        fprintf(fp, "%d,%d.25,%s,2024-01-%02d,%s\n", i, i % 1000, i % 3 ? "x" : "y", 1 + i % 28,
+                i % 2 ? "true" : "false");
+    fclose(fp);
+    size_t base = hml_alloc_live_bytes();
+    size_t peak_before = hml_alloc_peak_bytes();
+    struct hml_frame *f = NULL;
+    struct hml_ingest_report rep;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_csv_read_file(path, NULL, &f, &rep, &err), &err);
+    size_t frame = hml_frame_bytes(f);
+    T_OK(frame > 600000 * (8 + 8 + 4 + 4 + 1));
+    size_t used = hml_alloc_peak_bytes() - (peak_before > base ? base : peak_before);
+    if (used > frame + frame / 5 + (5u << 20))
+        t_failf(__FILE__, __LINE__, "peak %zu bytes for a %zu-byte frame", used, frame);
+    hml_ingest_report_fini(&rep);
+    hml_frame_free(f);
+    hml_free(path);
 }

@@ -481,3 +481,53 @@ TEST(frame_file_decode_survives_garbage)
     hml_buf_free(&b);
     hml_frame_free(f);
 }
+
+/* Runs a chain of frame operations; returns true when all of them succeeded. Frees
+ * everything either way. */
+static bool frame_ops(const struct hml_frame *f)
+{
+    struct hml_error err;
+    hml_error_clear(&err);
+    size_t rows[] = {4, 0, 2, 2};
+    size_t idx[] = {2, 4};
+    struct hml_frame *t = hml_frame_take(f, rows, 4), *c = NULL, *d = NULL;
+    struct hml_frame *s = hml_frame_select(f, idx, 2), *k = hml_frame_clone(f);
+    struct hml_column *copy = hml_column_copy(f->cols[2]);
+    struct hml_buf b = HML_BUF_INIT;
+    bool ok = t && s && k && copy;
+    if (ok) ok = hml_frame_concat(f, t, &c, &err) == HML_OK;
+    if (ok) ok = hml_frame_encode(c, &b, &err) == HML_OK;
+    if (ok) ok = hml_frame_decode(b.p, b.len, &d, &err) == HML_OK;
+    if (ok) ok = hml_frame_fingerprint(c) == hml_frame_fingerprint(d) && d->nrows == 9;
+    hml_buf_free(&b);
+    hml_column_unref(copy);
+    hml_frame_free(t);
+    hml_frame_free(s);
+    hml_frame_free(k);
+    hml_frame_free(c);
+    hml_frame_free(d);
+    return ok;
+}
+
+TEST(frame_fail_nth_allocation_never_leaks)
+{
+    struct hml_frame *f = sample_frame();
+    size_t base = hml_alloc_live_bytes();
+    int failures = 0;
+    bool clean = false;
+    for (uint64_t n = 1; n < 10000 && !clean; n++) {
+        hml_alloc_fail_at(n);
+        bool ok = frame_ops(f);
+        bool fired = hml_alloc_failed();
+        hml_alloc_fail_at(0);
+        T_EQ(hml_alloc_live_bytes(), base);
+        failures += !ok;
+        if (!fired) {
+            T_OK(ok);
+            clean = true;
+        }
+    }
+    T_OK(clean);
+    T_OK(failures > 20);
+    hml_frame_free(f);
+}

@@ -115,10 +115,16 @@ static enum hml_status damaged(struct hml_error *err, const char *label, const c
     return hml_hint(err, "delete it; it will be rebuilt");
 }
 
-static bool valid_values(const struct hml_column *col)
+/* Checks the values a reader could misuse (string codes index the dictionary), and
+ * zeroes whatever sits under null bits, as every column promises. */
+static bool sanitize_values(struct hml_column *col)
 {
+    size_t w = hml__type_width(col->type);
     for (size_t i = 0; i < col->n; i++) {
-        if (hml_column_is_null(col, i)) continue;
+        if (hml_column_is_null(col, i)) {
+            memset((char *)col->data + i * w, 0, w);
+            continue;
+        }
         if (col->type == HML_TYPE_BOOL && hml_bool(col)[i] > 1) return false;
         if (col->type == HML_TYPE_STR &&
             (hml_codes(col)[i] < 0 || (size_t)hml_codes(col)[i] >= hml_dict_size(col->dict)))
@@ -181,7 +187,7 @@ static const char *decode_column(struct cur *c, size_t nrows, char **name_out,
         const char *why = decode_dict(c, col);
         if (why) return why;
     }
-    return valid_values(col) ? NULL : "value out of range";
+    return sanitize_values(col) ? NULL : "value out of range";
 }
 
 static enum hml_status decode_body(struct cur *c, struct hml_frame *f, const char *label,

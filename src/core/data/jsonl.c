@@ -129,7 +129,11 @@ static enum hml_status parse_line(struct jl *j, const char *s, size_t len, size_
         return HML_OK;
     }
     *out = NULL;
-    if (j->auto_clean) return HML_OK; /* the caller counts and skips it */
+    if (!v && json_error_code(&je) == json_error_out_of_memory) return jl_oom(j);
+    if (j->auto_clean) {
+        json_decref(v);
+        return HML_OK; /* the caller counts and skips it */
+    }
     if (v) {
         json_decref(v);
         hml_fail(j->err, HML_EINVAL, "jsonl", "line %zu of '%s' is not a JSON object", line, j->path);
