@@ -5,10 +5,19 @@
  * field spans (tokenize); only a complete record is handed on, so a record that
  * straddles a chunk boundary is simply re-cut after the next read, and a ragged
  * record can be refused before any of its values touch a column. Each field then goes
- * straight into its column builder, which keeps the narrowest type seen so far
- * (bool | int -> float; date; string). A column that turns into a string after
- * typed values were stored cannot recover their text, so it is filled by a second
- * pass over the input that touches only those columns (rare; correct beats clever).
+ * straight into its column builder, which keeps the narrowest type that holds every
+ * value so far: int widens to float; bool, date and numbers mixed with anything else
+ * become string. A column that turns into a string after typed values were stored
+ * cannot recover their text, so it is filled by a second pass over the input that
+ * touches only those columns (rare; correct beats clever).
+ *
+ * Reading rules that are choices, not RFC 4180:
+ *  - a field is null when its text (quotes removed) is a null token; quoting does not
+ *    protect "NA", just as in pandas, and "" is null under the default tokens;
+ *  - quoted fields are typed like bare ones ("42" is a number);
+ *  - typed readings ignore surrounding blanks (" 42 " is 42); strings keep them;
+ *  - fully blank lines are skipped; text after a closing quote is kept ("a"b -> ab);
+ *  - line numbers in messages are physical lines (line breaks inside quotes count).
  */
 #include "harness/io.h"
 #include "harness/alloc.h"
@@ -1229,7 +1238,7 @@ static enum hml_status read_all(struct rd *r, struct hml_frame **out)
 {
     enum hml_status rc = rewind_input(r);
     if (!rc) rc = read_header(r);
-    r->data_start = input_pos(r);
+    if (!rc) r->data_start = input_pos(r);
     if (!rc) rc = pass1(r);
     if (!rc) rc = findings(r);
     if (!rc) rc = pass2(r);
