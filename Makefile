@@ -5,7 +5,7 @@
 VARIANT ?= release
 B       := build/$(VARIANT)
 CC      ?= cc
-PKGS    := jansson yaml-0.1 sqlite3
+PKGS    := jansson yaml-0.1 sqlite3 xgboost openblas lapacke
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
