@@ -160,7 +160,7 @@ static enum hml_status fill_one(struct hml_frame *t, const struct fill_spec *s, 
     if (rc) return rc;
     *filled = c->null_count;
     if (!c->null_count) {
-        snprintf(desc, desc_cap, "no nulls in '%s'", s->column);
+        snprintf(desc, desc_cap, "No nulls in '%s'", s->column);
         return HML_OK;
     }
     struct hml_column *o = hml_column_copy(c);
@@ -176,7 +176,12 @@ static enum hml_status fill_one(struct hml_frame *t, const struct fill_spec *s, 
     hml_column_unref(o);
     if (!rc) {
         char num[32];
-        if (c->type == HML_TYPE_STR || isnan(v)) snprintf(desc, desc_cap, "%zu nulls in '%s' filled (%s)", *filled, s->column, s->strategy);
+        if (c->type == HML_TYPE_STR) {
+            size_t r = 0;
+            while (r < c->n && !hml_column_is_null(c, r)) r++;
+            snprintf(desc, desc_cap, "%zu nulls in '%s' filled with the %s '%s'", *filled, s->column, s->strategy,
+                     r < c->n ? hml_column_str(t->cols[j], r) : "?");
+        } else if (isnan(v)) snprintf(desc, desc_cap, "%zu nulls in '%s' filled (%s)", *filled, s->column, s->strategy);
         else snprintf(desc, desc_cap, "%zu nulls in '%s' filled with the %s %s", *filled, s->column, s->strategy, hml__fmt_num(num, v));
     }
     return rc;
