@@ -365,6 +365,40 @@ static void target_summary(const struct hml_project *p, const struct hml_frame *
     hml_buf_putc(&res->text, '\n');
 }
 
+/* One ingest, committed on its own: the body of add and add_source. On success
+ * *f_out is the frame read and *table_out the new table (NULL for add_source). */
+static enum hml_status ingest_one(struct hml_call *call, const struct hml_project *p, struct source_req *rq,
+                                  struct hml_frame **f_out, struct hml_frame **table_out, struct hml_result *res,
+                                  struct hml_error *err)
+{
+    json_t *root = json_deep_copy(p->cfg->root);
+    struct hml_txn *txn = hml_txn_new();
+    enum hml_status rc = root && txn ? HML_OK : hml_fail(err, HML_ENOMEM, call->action->name, "out of memory");
+    hml_progress(call, 0, 3, "reading %s", rq->data_path);
+    if (!rc) rc = stage_source(call, p, root, txn, rq, f_out, table_out, res, err);
+    hml_progress(call, 2, 3, "writing");
+    if (!rc) rc = hml_config_validate(root, err);
+    if (!rc) rc = hml_config_save(root, p->dir, txn, err);
+    if (!rc) rc = hml_txn_commit(txn, err);
+    hml_progress(call, 3, 3, "done");
+    hml_txn_free(txn);
+    if (!rc) record_ingest(p, rq->name, root, res);
+    else {
+        hml_frame_free(*f_out);
+        hml_frame_free(*table_out);
+        *f_out = *table_out = NULL;
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void describe_ingest(const struct source_req *rq, const struct hml_frame *f, struct hml_result *res)
+{
+    json_object_set_new(res->data, "source", json_string(rq->name));
+    json_object_set_new(res->data, "rows", json_integer((json_int_t)f->nrows));
+    json_object_set_new(res->data, "columns", hml__columns_json(f));
+}
+
 DATA_ACTION(hml__data_add)
 {
     struct hml_project *p;
@@ -372,33 +406,22 @@ DATA_ACTION(hml__data_add)
     if (rc) return rc;
     struct source_req rq;
     fill_request(call, NULL, true, &rq);
-    json_t *root = json_deep_copy(p->cfg->root);
-    struct hml_txn *txn = hml_txn_new();
     struct hml_frame *f = NULL, *table = NULL;
-    if (!root || !txn) rc = hml_fail(err, HML_ENOMEM, "data.add", "out of memory");
-    if (!rc) rc = stage_source(call, p, root, txn, &rq, &f, &table, res, err);
-    if (!rc) rc = hml_config_validate(root, err);
-    if (!rc) rc = hml_config_save(root, p->dir, txn, err);
-    if (!rc) rc = hml_txn_commit(txn, err);
-    hml_txn_free(txn);
+    rc = ingest_one(call, p, &rq, &f, &table, res, err);
     if (!rc) {
         char a[32], b[32], c[32], d[32];
-        record_ingest(p, rq.name, root, res);
         bool first = !p->table;
         hml_buf_printf(&res->text, "Added '%s' (%s rows × %s columns)%s. The prediction table has %s rows × %s columns.\n\n",
                        rq.name, hml__fmt_count(a, f->nrows), hml__fmt_count(b, f->ncols),
                        first ? " as the prediction table" : "", hml__fmt_count(c, table->nrows), hml__fmt_count(d, table->ncols));
         hml__columns_table(first ? table : f, 25, &res->text);
         target_summary(p, table, res);
-        json_object_set_new(res->data, "source", json_string(rq.name));
-        json_object_set_new(res->data, "rows", json_integer((json_int_t)f->nrows));
-        json_object_set_new(res->data, "columns", hml__columns_json(f));
+        describe_ingest(&rq, f, res);
         json_object_set_new(res->data, "table", json_pack("{s:I,s:I}", "rows", (json_int_t)table->nrows,
                                                           "columns", (json_int_t)table->ncols));
     }
     hml_frame_free(f);
     hml_frame_free(table);
-    json_decref(root);
     hml__project_free(p);
     return rc;
 }
@@ -410,26 +433,15 @@ DATA_ACTION(hml__data_add_source)
     if (rc) return rc;
     struct source_req rq;
     fill_request(call, NULL, false, &rq);
-    json_t *root = json_deep_copy(p->cfg->root);
-    struct hml_txn *txn = hml_txn_new();
-    struct hml_frame *f = NULL, *table = NULL;
-    if (!root || !txn) rc = hml_fail(err, HML_ENOMEM, "data.add_source", "out of memory");
-    if (!rc) rc = stage_source(call, p, root, txn, &rq, &f, &table, res, err);
-    if (!rc) rc = hml_config_validate(root, err);
-    if (!rc) rc = hml_config_save(root, p->dir, txn, err);
-    if (!rc) rc = hml_txn_commit(txn, err);
-    hml_txn_free(txn);
+    struct hml_frame *f = NULL, *none = NULL;
+    rc = ingest_one(call, p, &rq, &f, &none, res, err);
     if (!rc) {
         char a[32];
-        record_ingest(p, rq.name, root, res);
         hml_buf_printf(&res->text, "Registered source '%s' (%s rows × %zu columns); the prediction table is unchanged.\n",
                        rq.name, hml__fmt_count(a, f->nrows), f->ncols);
-        json_object_set_new(res->data, "source", json_string(rq.name));
-        json_object_set_new(res->data, "rows", json_integer((json_int_t)f->nrows));
-        json_object_set_new(res->data, "columns", hml__columns_json(f));
+        describe_ingest(&rq, f, res);
     }
     hml_frame_free(f);
-    json_decref(root);
     hml__project_free(p);
     return rc;
 }
