@@ -51,6 +51,15 @@ enum hml_status hml_jsonl_read_file(const char *path, const struct hml_csv_optio
                                     struct hml_frame **out, struct hml_ingest_report *rep,
                                     struct hml_error *err);
 
+/* A table (or view) of a SQLite database file, opened read-only. table NULL means
+ * the database's only table; with several, the error lists them. Column types
+ * follow the stored values: integers → int, reals or a mix with integers → float,
+ * text → string (date when every value is an ISO date), NULL → null. SQL NULL is
+ * the only null: null tokens do not apply to typed database values. BLOBs are
+ * refused with the column named. */
+enum hml_status hml_sqlite_read_table(const char *path, const char *table, struct hml_frame **out,
+                                      struct hml_ingest_report *rep, struct hml_error *err);
+
 /* The binary frame file (".hfr"): magic, version, column directory, raw column
  * data, and a checksum over everything; load refuses a torn or altered file. */
 enum hml_status hml_frame_encode(const struct hml_frame *f, struct hml_buf *out,

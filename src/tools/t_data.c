@@ -97,6 +97,7 @@ static const char *detect_format(const char *path, const char *given)
     const char *dot = strrchr(path, '.');
     if (dot && (!strcmp(dot, ".jsonl") || !strcmp(dot, ".ndjson"))) return "jsonl";
     if (dot && !strcmp(dot, ".tsv")) return "tsv";
+    if (dot && (!strcmp(dot, ".db") || !strcmp(dot, ".sqlite") || !strcmp(dot, ".sqlite3"))) return "sqlite";
     return "csv";
 }
 
@@ -110,10 +111,11 @@ static size_t null_tokens(const json_t *root, const char **tokens, size_t cap)
     return n;
 }
 
-static enum hml_status read_file(const char *path, const char *format, bool auto_clean,
+static enum hml_status read_file(const char *path, const char *format, const char *table, bool auto_clean,
                                  const json_t *root, struct hml_frame **out,
                                  struct hml_ingest_report *rep, struct hml_error *err)
 {
+    if (!strcmp(format, "sqlite")) return hml_sqlite_read_table(path, table, out, rep, err);
     const char *tokens[64];
     size_t nt = root ? null_tokens(root, tokens, 64) : 0;
     struct hml_csv_options opt = {.null_tokens = nt ? tokens : NULL, .null_tokens_n = nt,
@@ -172,7 +174,7 @@ static void iso_now(char out[32])
 /* ---- ingest ----------------------------------------------------------------------------- */
 
 struct source_req {
-    const char *data_path, *format;
+    const char *data_path, *format, *table;
     char name[80];
     bool auto_clean;
     bool into_table; /* data add: becomes or extends the prediction table */
@@ -243,6 +245,7 @@ static json_t *source_record(const struct source_req *rq, const char *raw_rel, c
     json_t *rec = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:b}", "path", raw_rel, "original_path", abs_path,
                             "format", fmt, "rows", (json_int_t)f->nrows, "columns", (json_int_t)f->ncols,
                             "sha256", sha, "added_at", now, "in_table", rq->into_table);
+    if (rec && rq->table) json_object_set_new(rec, "table", json_string(rq->table));
     json_t *join_on = hml_param_json(call, "join_on");
     if (rec && rq->into_table && join_on) json_object_set(rec, "join_on", join_on);
     const char *prefix = hml_param_str(call, "prefix", NULL);
@@ -264,7 +267,7 @@ static enum hml_status stage_source(struct hml_call *call, const struct hml_proj
     enum hml_status rc = check_source_name(name, root, call->action->name, err);
     if (!rc) rc = resolve_path(call, rq->data_path, &abs, err);
     const char *fmt = abs ? detect_format(abs, rq->format) : "csv";
-    if (!rc) rc = read_file(abs, fmt, rq->auto_clean, root, &f, &rep, err);
+    if (!rc) rc = read_file(abs, fmt, rq->table, rq->auto_clean, root, &f, &rep, err);
     report_warnings(&rep, res);
     hml_ingest_report_fini(&rep);
     if (!rc) rc = file_sha256(abs, sha, err);
@@ -318,6 +321,7 @@ static void fill_request(struct hml_call *call, const json_t *item, bool into_ta
     const json_t *src = item ? item : call->params;
     rq->data_path = hml_json_str(src, "data_path", NULL);
     rq->format = hml_json_str(src, "format", "auto");
+    rq->table = hml_json_str(src, "table", NULL);
     rq->auto_clean = hml_json_bool(src, "auto_clean", hml_param_bool(call, "auto_clean", false));
     rq->into_table = into_table;
     const char *name = hml_json_str(src, "name", NULL);
@@ -559,7 +563,8 @@ DATA_ACTION(hml__data_validate)
     const char *fmt = detect_format(abs, hml_param_str(call, "format", "auto"));
     struct hml_frame *f = NULL;
     struct hml_ingest_report rep;
-    rc = read_file(abs, fmt, hml_param_bool(call, "auto_clean", false), p ? p->cfg->root : NULL, &f, &rep, err);
+    rc = read_file(abs, fmt, hml_param_str(call, "table", NULL), hml_param_bool(call, "auto_clean", false),
+                   p ? p->cfg->root : NULL, &f, &rep, err);
     report_warnings(&rep, res);
     if (!rc) {
         char a[32];
@@ -640,7 +645,8 @@ DATA_ACTION(hml__data_validate_source)
     if (!rc) rc = file_sha256(raw, sha, err);
     struct hml_frame *f = NULL;
     struct hml_ingest_report rep = {0};
-    if (!rc) rc = read_file(raw, hml_json_str(rec, "format", "csv"), true, p->cfg->root, &f, &rep, err);
+    if (!rc) rc = read_file(raw, hml_json_str(rec, "format", "csv"), hml_json_str(rec, "table", NULL), true,
+                            p->cfg->root, &f, &rep, err);
     if (!rc) {
         bool same = !strcmp(sha, hml_json_str(rec, "sha256", ""));
         bool shape = (long long)f->nrows == hml_json_int(rec, "rows", -1) &&
@@ -663,9 +669,10 @@ DATA_ACTION(hml__data_validate_source)
 /* ---- the tool table --------------------------------------------------------------------------- */
 
 static const struct hml_param params[] = {
-    {"data_path", HML_P_STRING, NULL, "path of a .csv, .tsv or .jsonl file (relative: cwd, then project)"},
+    {"data_path", HML_P_STRING, NULL, "path of a .csv, .tsv, .jsonl or SQLite file (relative: cwd, then project)"},
     {"name", HML_P_STRING, NULL, "name of the source or snapshot (default: from the file name / a timestamp)"},
-    {"format", HML_P_STRING, "auto|csv|tsv|jsonl", "file format (default auto: by extension)"},
+    {"format", HML_P_STRING, "auto|csv|tsv|jsonl|sqlite", "file format (default auto: by extension)"},
+    {"table", HML_P_STRING, NULL, "sqlite: the table or view to read (default: the only one)"},
     {"join_on", HML_P_STRINGS, NULL, "key column(s): join the new columns onto the table instead of appending rows"},
     {"prefix", HML_P_STRING, NULL, "prefix for the joined columns' names"},
     {"auto_clean", HML_P_BOOLEAN, NULL, "skip malformed rows and repair invalid UTF-8 instead of failing"},
@@ -685,11 +692,11 @@ static const struct hml_param params[] = {
 };
 
 static const struct hml_action actions[] = {
-    {"add", hml__data_add, "data_path name format join_on prefix auto_clean", "data_path",
+    {"add", hml__data_add, "data_path name format table join_on prefix auto_clean", "data_path",
      "ingest a file: the first becomes the prediction table; later ones join (join_on) or append", 0},
-    {"validate", hml__data_validate, "data_path format auto_clean", "data_path",
+    {"validate", hml__data_validate, "data_path format table auto_clean", "data_path",
      "read a file and report types, nulls and problems; changes nothing", HML_ACT_READONLY | HML_ACT_NO_PROJECT},
-    {"add_source", hml__data_add_source, "data_path name format auto_clean", "data_path",
+    {"add_source", hml__data_add_source, "data_path name format table auto_clean", "data_path",
      "register a file as a named source (for views) without touching the table", 0},
     {"add_sources_batch", hml__data_add_sources_batch, "sources atomic auto_clean", "sources",
      "add_source for a list; each item reports success or error", 0},

@@ -356,6 +356,29 @@ def sources_add_list_validate_and_batch():
     assert j["results"][1]["hint"]
 
 
+@test
+def add_reads_a_sqlite_table():
+    d = new_project(target="y")
+    db = os.path.join(d, "games.db")
+    con = sqlite3.connect(db)
+    con.execute("create table games (id integer, score real, team text, day text, y integer)")
+    con.execute("create table other (x)")
+    con.executemany("insert into games values (?,?,?,?,?)",
+                    [(1, 2.5, "a", "2024-01-02", 1), (2, None, "b", "2024-01-03", 0), (3, 4, None, None, 1)])
+    con.commit()
+    con.close()
+    e = fails(h(d, "data", "add", data_path=db), "invalid_params", in_message="holds 2 tables")
+    assert "games" in e["valid_values"] and "table=" in e["hint"]
+    fails(h(d, "data", "add", data_path=db, table="gams"), "not_found", did_you_mean="games")
+    j = ok(h(d, "data", "add", data_path=db, table="games"))
+    types = {c["name"]: (c["type"], c["nulls"]) for c in j["columns"]}
+    assert types == {"id": ("int", 0), "score": ("float", 1), "team": ("string", 1), "day": ("date", 1),
+                     "y": ("int", 0)}, types
+    src = ok(h(d, "data", "list_sources"))["sources"]["games"]
+    assert src["format"] == "sqlite" and src["table"] == "games" and src["path"] == "data/raw/games.sqlite"
+    assert ok(h(d, "data", "validate_source", name="games"))["unchanged"] is True
+
+
 # ---- data: looking --------------------------------------------------------------------------------
 
 

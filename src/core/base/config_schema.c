@@ -150,6 +150,7 @@ static const struct entry schema[] = {
     {"sources.*.rows", K_INTEGER, .desc = "rows at ingest", MIN(0)},
     {"sources.*.columns", K_INTEGER, .desc = "number of columns at ingest", MIN(0)},
     {"sources.*.original_path", K_STRING, .desc = "absolute path the file was ingested from"},
+    {"sources.*.table", K_STRING, .desc = "the table read from a SQLite source"},
     {"sources.*.in_table", K_BOOLEAN, .desc = "whether the source was added to the prediction table"},
     {"sources.*.sha256", K_STRING, .desc = "content hash at ingest"},
     {"sources.*.added_at", K_STRING, .desc = "ingest time, UTC ISO 8601"},
