@@ -261,7 +261,7 @@ static void tasks_of(const struct hml_metric *m, char *buf, size_t cap)
 static enum hml_status unknown_metric(const char *name, enum hml_task task, const struct hml_metric *const *ms,
                                       size_t n, struct hml_error *err)
 {
-    static __thread struct spellings sp; /* large; kept off the stack */
+    static _Thread_local struct spellings sp; /* large; kept off the stack */
     const char *names[METRICS_N];
     for (size_t i = 0; i < n; i++) names[i] = ms[i]->name;
     const struct hml_metric *other = hml_metric_find(name);

@@ -483,11 +483,16 @@ enum hml_status hml__t_confusion_multi(const struct hml_metric_input *in, json_t
     return HML_OK;
 }
 
+/* Takes support (released on failure too). */
 static json_t *report_row(double prec, double rec, double f1, json_t *support)
 {
     json_t *o = json_object();
-    if (!o || !hml_json_set(o, "precision", json_real(prec)) || !hml_json_set(o, "recall", json_real(rec)) ||
-        !hml_json_set(o, "f1-score", json_real(f1)) || !hml_json_set(o, "support", support)) {
+    if (!o) {
+        json_decref(support);
+        return NULL;
+    }
+    if (!hml_json_set(o, "support", support) || !hml_json_set(o, "precision", json_real(prec)) ||
+        !hml_json_set(o, "recall", json_real(rec)) || !hml_json_set(o, "f1-score", json_real(f1))) {
         json_decref(o);
         return NULL;
     }
