@@ -33,7 +33,8 @@
  * outside [0,1], negative weights.
  *
  * Definitions follow scikit-learn 1.2 where it has the metric (zero_division = 0,
- * classes = those present in y or predicted, ties credited half in AUCs). The
+ * classes = those present in y or predicted, ties credited half in AUCs; log loss
+ * clips at 1e-15, the eps of scikit-learn ≤ 1.1, where 1.2 uses machine epsilon). The
  * exceptions and the metrics it lacks are defined where they are listed in
  * src/core/learn/metric.c; tests/fixtures/metrics/gen_metrics.py is the reference.
  *

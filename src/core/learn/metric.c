@@ -258,28 +258,31 @@ static void tasks_of(const struct hml_metric *m, char *buf, size_t cap)
         }
 }
 
+/* Known, but for other tasks: name the tasks it is for and this task's metrics. */
+static enum hml_status wrong_task(const char *name, const struct hml_metric *other, enum hml_task task,
+                                  const char *const *names, size_t n, struct hml_error *err)
+{
+    char tasks[128], list[400];
+    tasks_of(other, tasks, sizeof tasks);
+    hml_fail(err, HML_EINVAL, HML__METRIC_WHERE, "metric '%s' does not apply to a %s task", name, task_names[task]);
+    hml_error_choices(err, "", names, n); /* for err->valid; the hint is rewritten below */
+    size_t off = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < n && off < sizeof list; i++) {
+        int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
+        if (w > 0) off += (size_t)w;
+    }
+    return hml_hint(err, "'%s' is a %s metric; %s metrics: %s", other->name, tasks, task_names[task], list);
+}
+
 static enum hml_status unknown_metric(const char *name, enum hml_task task, const struct hml_metric *const *ms,
                                       size_t n, struct hml_error *err)
 {
-    static _Thread_local struct spellings sp; /* large; kept off the stack */
+    static _Thread_local struct spellings sp; /* ~10 KiB; kept off the stack */
     const char *names[METRICS_N];
     for (size_t i = 0; i < n; i++) names[i] = ms[i]->name;
     const struct hml_metric *other = hml_metric_find(name);
-    if (other) {
-        char tasks[128];
-        tasks_of(other, tasks, sizeof tasks);
-        hml_fail(err, HML_EINVAL, HML__METRIC_WHERE, "metric '%s' does not apply to a %s task", name,
-                 task_names[task]);
-        hml_error_choices(err, "", names, n);
-        char list[400];
-        size_t off = 0;
-        list[0] = 0;
-        for (size_t i = 0; i < n && off < sizeof list; i++) {
-            int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", names[i]);
-            if (w > 0) off += (size_t)w;
-        }
-        return hml_hint(err, "'%s' is a %s metric; %s metrics: %s", other->name, tasks, task_names[task], list);
-    }
+    if (other) return wrong_task(name, other, task, names, n, err);
     spellings_for(&sp, ms, n);
     const char *near = hml_suggest(name, sp.ptr, sp.n);
     const char *guess = name;
@@ -351,16 +354,15 @@ static enum hml_status check_finite(const struct hml_metric *m, const char *what
     return hml_hint(err, "metrics never skip rows; drop or impute the rows with missing %s before scoring", what);
 }
 
-static size_t pred_cols(const struct hml_metric *m, const struct hml_metric_input *in)
+static size_t pred_cols(const struct hml_metric_input *in)
 {
-    (void)m;
     return in->k ? in->k : 1;
 }
 
 static enum hml_status check_shape(const struct hml_metric *m, const struct hml_metric_input *in,
                                    struct hml_error *err)
 {
-    size_t k = pred_cols(m, in);
+    size_t k = pred_cols(in);
     if (in->n == 0) {
         hml_fail(err, HML_EINVAL, HML__METRIC_WHERE, "%s: no rows to score", m->name);
         return hml_hint(err, "the fold or filter selected no rows; check the fold column and eval_filter");
@@ -399,7 +401,7 @@ static enum hml_status check_shape(const struct hml_metric *m, const struct hml_
 static enum hml_status check_values(const struct hml_metric *m, const struct hml_metric_input *in,
                                     struct hml_error *err)
 {
-    size_t n = in->n, k = pred_cols(m, in);
+    size_t n = in->n, k = pred_cols(in);
     enum hml_status rc = check_finite(m, "y", in->y, n, err);
     if (!rc) rc = check_finite(m, "pred", in->pred, n * k, err);
     if (!rc && in->w) rc = check_finite(m, "w", in->w, n, err);
@@ -419,7 +421,7 @@ static enum hml_status bad_values(const struct hml_metric *m, size_t bad, size_t
 static enum hml_status check_labels(const struct hml_metric *m, const struct hml_metric_input *in,
                                     struct hml_error *err)
 {
-    size_t n = in->n, k = pred_cols(m, in), bad = 0;
+    size_t n = in->n, k = pred_cols(in), bad = 0;
     if (m->tasks & HML_TASK_BIT(HML_TASK_BINARY)) {
         for (size_t i = 0; i < n; i++) bad += in->y[i] != 0 && in->y[i] != 1;
         if (bad) return bad_values(m, bad, n, "y", "0 or 1", "encode the binary target as 0/1", err);
@@ -498,7 +500,7 @@ static enum hml_status validate(const struct hml_metric *m, const struct hml_met
 {
     HML_ASSERT(m != NULL && in != NULL);
     *ok = *in;
-    ok->k = pred_cols(m, in);
+    ok->k = pred_cols(in);
     enum hml_status rc = check_shape(m, in, err);
     if (rc) return rc;
     HML_ASSERT(in->y != NULL);
