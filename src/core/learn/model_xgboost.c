@@ -341,18 +341,18 @@ static enum hml_status set_dmatrix_features(DMatrixHandle dm, const struct xgb_m
     return rc ? hml__xgb_backend_error(err, "xgboost.data") : HML_OK;
 }
 
-/* A DMatrix over x (copied by libxgboost), built the way Python's xgboost builds one
- * from a float32 numpy array, so the same data gives the same quantile cuts. */
-static enum hml_status dmatrix_new(const struct xgb_model *m, const float *x, size_t rows, const double *y,
-                                   const double *wt, DMatrixHandle *out, struct hml_error *err)
+enum hml_status hml__xgb_dmatrix(const struct xgb_model *m, const float *x, size_t rows, const double *y,
+                                 const double *wt, DMatrixHandle *out, struct hml_error *err)
 {
+    HML_ASSERT(x != NULL && rows > 0);
+    HML_ASSERT(m->names != NULL);
     char data[160], cfg[64];
     snprintf(data, sizeof data, "{\"data\":[%" PRIuPTR ",true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
              (uintptr_t)x, rows, m->n_features);
     snprintf(cfg, sizeof cfg, "{\"missing\":NaN,\"nthread\":%d}", m->nthread);
     DMatrixHandle dm = NULL;
     if (XGDMatrixCreateFromDense(data, cfg, &dm)) return hml__xgb_backend_error(err, "xgboost.data");
-    enum hml_status rc = set_float_info(dm, "label", y, rows, err);
+    enum hml_status rc = y ? set_float_info(dm, "label", y, rows, err) : HML_OK;
     if (!rc && wt) rc = set_float_info(dm, "weight", wt, rows, err);
     if (!rc) rc = set_dmatrix_features(dm, m, err);
     if (rc) {
@@ -494,14 +494,14 @@ static enum hml_status keep_best(struct fit_run *r, const struct xgb_model *m, s
 static enum hml_status fit_booster(struct xgb_model *m, const struct hml_fit_data *d, struct fit_run *r,
                                    struct hml_error *err)
 {
-    enum hml_status rc = dmatrix_new(m, d->x, d->rows, d->y, d->w, &r->train, err);
+    enum hml_status rc = hml__xgb_dmatrix(m, d->x, d->rows, d->y, d->w, &r->train, err);
     int es = r->plan.early_stopping_rounds > 0;
     if (es && !(d->x_valid && d->rows_valid)) {
         hml_log_info("%s: early_stopping_rounds is set but there is no hold-out; boosting all rounds",
                      m->be->vt->name);
         es = 0;
     }
-    if (!rc && es) rc = dmatrix_new(m, d->x_valid, d->rows_valid, d->y_valid, d->w_valid, &r->valid, err);
+    if (!rc && es) rc = hml__xgb_dmatrix(m, d->x_valid, d->rows_valid, d->y_valid, d->w_valid, &r->valid, err);
     DMatrixHandle cache[2] = {r->train, r->valid};
     if (!rc) rc = booster_new(cache, r->valid ? 2 : 1, m, &r->plan, r->ctl ? r->ctl->seed : 0, &r->bst, err);
     if (!rc) rc = run_rounds(r, m->be->vt->name, err);

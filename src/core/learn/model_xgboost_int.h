@@ -100,6 +100,12 @@ enum hml_status hml__xgb_backend_error(struct hml_error *err, const char *where)
 void hml__xgb_quiet(void);
 /* Sets verbosity 0, nthread and the feature names/types on a booster. */
 enum hml_status hml__xgb_booster_setup(BoosterHandle bst, const struct xgb_model *m, struct hml_error *err);
+/* A DMatrix over x (rows × m->n_features, copied by libxgboost) with the model's
+ * feature names and types, built the way Python's xgboost builds one from a float32
+ * numpy array so the same data gives the same quantile cuts. y and wt may be NULL.
+ * Caller frees *out with XGDMatrixFree. */
+enum hml_status hml__xgb_dmatrix(const struct xgb_model *m, const float *x, size_t rows, const double *y,
+                                 const double *wt, DMatrixHandle *out, struct hml_error *err);
 /* Frees the fitted half (booster, names, flags) and zeroes it. */
 void hml__xgb_unfit(struct xgb_model *m);
 

@@ -28,8 +28,9 @@ static enum hml_status check_cols(const struct xgb_model *m, size_t cols, const 
     return hml_hint(err, "pass the same feature columns, in the same order, as at fit");
 }
 
-/* In-place prediction over a dense float32 matrix. The result stays owned by
- * libxgboost (per thread) until its next call; n is its length. */
+/* Prediction over a dense float32 matrix: in place for values; through a DMatrix for
+ * SHAP, which 1.7's in-place path refuses ("Unsupported prediction type:2"). The
+ * result stays owned by libxgboost (per thread) until its next call; n is its length. */
 static enum hml_status predict_raw(const struct xgb_model *m, const float *x, size_t rows, int type,
                                    const float **res, size_t *n, struct hml_error *err)
 {
@@ -46,8 +47,17 @@ static enum hml_status predict_raw(const struct xgb_model *m, const float *x, si
              type);
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
-    if (XGBoosterPredictFromDense(m->booster, data, cfg, NULL, &shape, &dim, res))
-        return hml__xgb_backend_error(err, "xgboost.predict");
+    int fail;
+    if (type == PRED_VALUE) {
+        fail = XGBoosterPredictFromDense(m->booster, data, cfg, NULL, &shape, &dim, res);
+    } else {
+        DMatrixHandle dm = NULL;
+        enum hml_status rc = hml__xgb_dmatrix(m, x, rows, NULL, NULL, &dm, err);
+        if (rc) return rc;
+        fail = XGBoosterPredictFromDMatrix(m->booster, dm, cfg, &shape, &dim, res);
+        XGDMatrixFree(dm);
+    }
+    if (fail) return hml__xgb_backend_error(err, "xgboost.predict");
     size_t len = 1;
     for (bst_ulong i = 0; i < dim; i++) len *= (size_t)shape[i];
     *n = len;
