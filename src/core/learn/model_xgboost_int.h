@@ -71,6 +71,11 @@ struct xgb_model {
     int nthread;                   /* 0 = libxgboost's default */
 };
 
+/* The vtables (model.c's registry declares them too). */
+extern const struct hml_model_vt hml_model_xgboost;
+extern const struct hml_model_vt hml_model_random_forest;
+extern const struct hml_model_vt hml_model_lightgbm;
+
 extern const struct xgb_backend hml__xgb_backend_xgboost;
 extern const struct xgb_backend hml__xgb_backend_random_forest;
 extern const struct xgb_backend hml__xgb_backend_lightgbm;
