@@ -12,9 +12,6 @@
 #include "harness/alloc.h"
 #include "harness/log.h"
 
-#define XGB_HINT                                                                                                   \
-    "libxgboost refused; check the model's params and the data (finite labels, class indices "                   \
-    "0..n_classes-1, category codes >= 0)"
 
 /* ---- shared helpers ----------------------------------------------------------------- */
 
@@ -44,7 +41,10 @@ enum hml_status hml__xgb_backend_error(struct hml_error *err, const char *where)
     char msg[400];
     tidy_message(XGBGetLastError(), msg, sizeof msg);
     hml_fail(err, HML_EBACKEND, where, "xgboost: %s", msg);
-    return hml_hint(err, XGB_HINT);
+    if (!strcmp(where, "xgboost.load"))
+        return hml_hint(err, "the saved model is damaged or from an incompatible libxgboost; refit it");
+    return hml_hint(err, "libxgboost refused the call; check the model's params (`models show`) and the data "
+                         "(finite labels, class indices 0..n_classes-1, category codes >= 0)");
 }
 
 static void log_line(const char *msg)

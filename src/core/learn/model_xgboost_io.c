@@ -8,6 +8,7 @@
 
 #include "core/learn/model_xgboost_int.h"
 #include "harness/alloc.h"
+#include "harness/config.h"
 
 #define BLOB_MAGIC "HMLXGB1\n"
 #define BLOB_MAGIC_LEN 8
@@ -165,7 +166,7 @@ enum hml_status hml__xgb_importance(const struct hml_model *base, double *out, s
 
 /* ---- save --------------------------------------------------------------------------- */
 
-static json_t *header_json(const struct xgb_model *m)
+static json_t *header_json(const struct xgb_model *m, size_t booster_len, const char *booster_sha256)
 {
     json_t *names = json_array(), *cat = json_array();
     if (!names || !cat) {
@@ -177,10 +178,12 @@ static json_t *header_json(const struct xgb_model *m)
         json_array_append_new(names, json_string(m->names[j]));
         json_array_append_new(cat, json_integer(m->categorical[j]));
     }
-    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:o, s:O}", "backend", m->be->vt->name, "mode",
-                     m->mode == HML_MODE_CLASSIFIER ? "classifier" : "regressor", "n_classes", (json_int_t)m->n_classes,
-                     "n_features", (json_int_t)m->n_features, "rounds", m->rounds, "best_iteration", m->best_iteration,
-                     "nthread", m->nthread, "feature_names", names, "categorical", cat, "params", m->params);
+    return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:o, s:o, s:O, s:I, s:s}", "backend", m->be->vt->name,
+                     "mode", m->mode == HML_MODE_CLASSIFIER ? "classifier" : "regressor", "n_classes",
+                     (json_int_t)m->n_classes, "n_features", (json_int_t)m->n_features, "rounds", m->rounds,
+                     "best_iteration", m->best_iteration, "nthread", m->nthread, "feature_names", names, "categorical",
+                     cat, "params", m->params, "booster_bytes", (json_int_t)booster_len, "booster_sha256",
+                     booster_sha256);
 }
 
 static void put_u64(struct hml_buf *b, uint64_t v)
@@ -190,7 +193,9 @@ static void put_u64(struct hml_buf *b, uint64_t v)
     hml_buf_append(b, le, 8);
 }
 
-/* Layout: magic, u64 LE header length, header JSON, libxgboost's UBJSON model. */
+/* Layout: magic, u64 LE header length, header JSON, libxgboost's UBJSON model. The
+ * header carries the model's length and SHA-256: libxgboost 1.7.4's UBJSON reader
+ * overruns its buffer on truncated input, so load never hands it unverified bytes. */
 enum hml_status hml__xgb_save(const struct hml_model *base, struct hml_buf *out, struct hml_error *err)
 {
     const struct xgb_model *m = (const struct xgb_model *)base;
@@ -202,7 +207,9 @@ enum hml_status hml__xgb_save(const struct hml_model *base, struct hml_buf *out,
     const char *raw = NULL;
     if (XGBoosterSaveModelToBuffer(m->booster, "{\"format\":\"ubj\"}", &len, &raw))
         return hml__xgb_backend_error(err, "xgboost.save");
-    json_t *h = header_json(m);
+    char sha[65];
+    hml_sha256_hex(raw, len, sha);
+    json_t *h = header_json(m, len, sha);
     char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
     json_decref(h);
     if (!text) return hml_fail(err, HML_ENOMEM, "models.save", "out of memory");
@@ -251,6 +258,15 @@ static enum hml_status header_names(struct xgb_model *m, const json_t *h, struct
         if (!(m->names[j] = hml_strdup(s))) return hml_fail(err, HML_ENOMEM, "models.load", "out of memory");
         m->categorical[j] = json_integer_value(json_array_get(cat, j)) != 0;
     }
+    return HML_OK;
+}
+
+static enum hml_status check_booster_bytes(const json_t *h, const void *raw, size_t len, struct hml_error *err)
+{
+    char sha[65];
+    if (hml_json_int(h, "booster_bytes", -1) != (int64_t)len) return corrupt(err, "the model bytes are truncated");
+    hml_sha256_hex(raw, len, sha);
+    if (strcmp(sha, hml_json_str(h, "booster_sha256", ""))) return corrupt(err, "the model bytes fail their checksum");
     return HML_OK;
 }
 
@@ -303,6 +319,7 @@ enum hml_status hml__xgb_load(const struct xgb_backend *be, const void *data, si
     if (rc) return rc;
     struct hml_model *base = NULL;
     rc = hml__xgb_create(be, NULL, HML_MODE_REGRESSOR, &base, err);
+    if (!rc) rc = check_booster_bytes(h, raw, raw_len, err);
     if (!rc) rc = read_header((struct xgb_model *)base, h, err);
     if (!rc) rc = load_booster((struct xgb_model *)base, raw, raw_len, err);
     json_decref(h);
