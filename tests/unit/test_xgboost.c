@@ -727,10 +727,10 @@ TEST(xgboost_writes_nothing_to_stdout)
     dup2(fd, 1);
     close(fd);
     int rc = 0;
+    const char *const params[] = {"{\"n_estimators\": 30, \"early_stopping_rounds\": 2}", small[1],
+                                  "{\"num_iterations\": 30, \"early_stopping_rounds\": 2}"};
     for (size_t b = 0; b < 3; b++) {
-        struct hml_model *m = create(backends[b], b == 1 ? small[1] : (b ? "{\"early_stopping_rounds\": 2}"
-                                                                         : "{\"early_stopping_rounds\": 2}"),
-                                     HML_MODE_CLASSIFIER), *back = NULL;
+        struct hml_model *m = create(backends[b], params[b], HML_MODE_CLASSIFIER), *back = NULL;
         struct hml_fit_data d = fit_data(&tr, 2);
         d.x_valid = va.x, d.y_valid = va.y, d.rows_valid = va.rows;
         double p[200 * 4], imp[3];

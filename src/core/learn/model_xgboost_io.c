@@ -1,5 +1,5 @@
 /* model_xgboost_io.c — everything a fitted libxgboost model does: predict, SHAP,
- * importance, save and load. The blob format is in docs/internals/model_xgboost.md. */
+ * importance, save and load. The blob format is described in model_xgboost_int.h. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>

@@ -140,7 +140,8 @@ static const struct hml_model_param lightgbm_params[] = {
     {"max_leaves", HML_MP_INT, NULL, 2, 1 << 17, NULL, "alias of num_leaves"},
     {"max_depth", HML_MP_INT, "-1", -1, 64, NULL, "maximum tree depth; -1 or 0 = no limit"},
     {"min_data_in_leaf", HML_MP_INT, "20", 0, INT32_MAX, NULL,
-     "minimum rows in a leaf, as a hessian sum: see docs/internals/model_xgboost.md (alias min_child_samples)"},
+     "minimum rows in a leaf, applied as min_child_weight = rows × the starting hessian per row "
+     "(alias min_child_samples)"},
     {"min_child_samples", HML_MP_INT, NULL, 0, INT32_MAX, NULL, "alias of min_data_in_leaf"},
     {"min_sum_hessian_in_leaf", HML_MP_NUM, "0.001", NONNEG, NULL, "minimum hessian sum in a leaf (alias min_child_weight)"},
     {"min_child_weight", HML_MP_NUM, NULL, NONNEG, NULL, "alias of min_sum_hessian_in_leaf"},
