@@ -14,10 +14,11 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* Built-in backends, each defined in its own model_*.c. Weak so the registry
- * links while a backend is still being written. */
-extern const struct hml_model_vt hml_model_xgboost __attribute__((weak));
-extern const struct hml_model_vt hml_model_random_forest __attribute__((weak));
-extern const struct hml_model_vt hml_model_lightgbm __attribute__((weak));
+ * links while a backend is still being written; plain extern once it exists, so the
+ * static archive pulls its object in. */
+extern const struct hml_model_vt hml_model_xgboost;
+extern const struct hml_model_vt hml_model_random_forest;
+extern const struct hml_model_vt hml_model_lightgbm;
 extern const struct hml_model_vt hml_model_logistic_regression __attribute__((weak));
 extern const struct hml_model_vt hml_model_elastic_net __attribute__((weak));
 extern const struct hml_model_vt hml_model_mlp __attribute__((weak));
