@@ -600,3 +600,22 @@ TEST(metric_out_of_memory_is_reported_and_leaks_nothing)
         }
     }
 }
+
+#include "harness/config.h"
+
+TEST(metric_default_config_metrics_resolve_for_their_task)
+{
+    for (size_t t = 0; hml_task_names[t]; t++) {
+        json_t *root = hml_config_default("p", hml_task_names[t], "y");
+        enum hml_task task;
+        struct hml_error err;
+        T_RC(hml_task_parse(hml_task_names[t], &task, &err), &err);
+        size_t i;
+        json_t *m;
+        json_array_foreach(hml_config_get(root, "backtest.metrics"), i, m) {
+            const struct hml_metric *found;
+            T_RC(hml_metric_lookup(json_string_value(m), task, &found, &err), &err);
+        }
+        json_decref(root);
+    }
+}

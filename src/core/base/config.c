@@ -214,12 +214,13 @@ static json_t *string_array(const char *const *names)
 
 static const char *const *default_metrics(const char *task)
 {
-    static const char *const binary[] = {"brier", "log_loss", "auc", "accuracy", "ece", NULL};
-    static const char *const multiclass[] = {"log_loss", "accuracy", "macro_f1", NULL};
-    static const char *const regression[] = {"rmse", "mae", "r2", NULL};
-    static const char *const ranking[] = {"ndcg", "map", NULL};
-    static const char *const survival[] = {"concordance", "brier_survival", NULL};
-    static const char *const probabilistic[] = {"crps", "pinball", NULL};
+    /* Canonical names of the metric registry (a unit test checks each resolves). */
+    static const char *const binary[] = {"brier", "log_loss", "auc_roc", "accuracy", "ece", NULL};
+    static const char *const multiclass[] = {"log_loss", "accuracy", "f1_macro", NULL};
+    static const char *const regression[] = {"rmse", "mae", "r_squared", NULL};
+    static const char *const ranking[] = {"ndcg_at_k", "mean_average_precision", NULL};
+    static const char *const survival[] = {"concordance_index", "time_dependent_brier", NULL};
+    static const char *const probabilistic[] = {"crps", "coverage_at_level", NULL};
     static const struct { const char *task; const char *const *metrics; } rows[] = {
         {"multiclass", multiclass}, {"regression", regression}, {"ranking", ranking},
         {"survival", survival}, {"probabilistic", probabilistic},
