@@ -338,7 +338,7 @@ static enum hml_status apply_change(json_t *root, enum change ch, const json_t *
         hml_buf_printf(&res->text, "- %s: %s %s (%s), %zu feature(s)%s\n", target,
                        ch == CH_ADD ? "added" : ch == CH_CLONE ? "cloned" : "updated", hml_json_str(now, "type", "?"),
                        hml_json_str(now, "mode", "?"), json_array_size(json_object_get(now, "features")),
-                       json_array_size(json_object_get(now, "features")) ? "" : " = every usable column");
+                       json_array_size(json_object_get(now, "features")) ? "" : " (none listed: every usable column)");
     }
     json_decref(def);
     return rc;
@@ -496,7 +496,8 @@ static enum hml_status a_show(struct hml_call *call, struct hml_result *res, str
             for (const struct hml_model_param *mp = vt->params; mp && mp->name; mp++) {
                 json_array_append_new(avail, json_pack("{s:s,s:s?,s:s}", "name", mp->name, "default", mp->dflt,
                                                        "description", mp->desc));
-                if (!json_object_get(set, mp->name)) hml_buf_printf(&res->text, " %s (%s)", mp->name, mp->dflt ? mp->dflt : "–");
+                /* Aliases carry no default of their own; listing them twice is noise. */
+                if (mp->dflt && !json_object_get(set, mp->name)) hml_buf_printf(&res->text, " %s (%s)", mp->name, mp->dflt);
             }
             hml_buf_putc(&res->text, '\n');
             json_object_set_new(res->data, "engine", json_string(vt->engine));

@@ -512,6 +512,63 @@ def snapshot_and_restore_snapshot():
     assert "years" in names
 
 
+# ---- models ------------------------------------------------------------------------------------------
+
+
+@test
+def models_add_checks_type_params_and_leaks():
+    d = titanic_project()
+    j = ok(h(d, "models", "add", name="xgb", preset="xgboost_classifier", params={"max_depth": 3}))
+    assert j["model"]["type"] == "xgboost" and j["model"]["params"]["max_depth"] == 3
+    assert j["model"]["params"]["learning_rate"] == 0.05, "preset params are updated, not replaced"
+    e = fails(h(d, "models", "add", name="bad", model_type="xgboost", params={"learnign_rate": 0.1}),
+              "invalid_params", did_you_mean="learning_rate")
+    assert "n_estimators" in e["hint"]
+    fails(h(d, "models", "add", name="x", model_type="xgbost"), "invalid_params", rc=2, did_you_mean="xgboost")
+    fails(h(d, "models", "add", name="x", preset="xgboost_clasifier"), "invalid_params",
+          did_you_mean="xgboost_classifier")
+    fails(h(d, "models", "add", name="x"), "invalid_params", in_message="model_type or preset")
+    fails(h(d, "models", "add", name="xgb", model_type="xgboost"), "conflict")
+    e = fails(h(d, "models", "add", name="leak", model_type="xgboost", features="age,survived"), "blocked")
+    assert "target" in e["message"]
+    ok(h(d, "configure", "set_denylist", add_columns=["fare"]))
+    fails(h(d, "models", "add", name="leak2", model_type="xgboost", features=["fare"]), "blocked",
+          in_message="denylist")
+    j = ok(h(d, "models", "add", name="typo", model_type="lightgbm", features=["agee"]))
+    assert any("did you mean 'age'" in w for w in j["warnings"]), j
+
+
+@test
+def models_update_clone_remove_and_batches():
+    d = titanic_project()
+    ok(h(d, "models", "add", name="lgb", model_type="lightgbm", features=["age", "fare"],
+         params={"num_leaves": 15, "learning_rate": 0.1}))
+    j = ok(h(d, "models", "update", name="lgb", params={"num_leaves": 7}, append_features=["sibsp"],
+             remove_features=["fare"]))
+    assert j["model"]["params"] == {"num_leaves": 7, "learning_rate": 0.1} and j["model"]["features"] == ["age", "sibsp"]
+    j = ok(h(d, "models", "update", name="lgb", params={"max_bin": 63}, replace_params=True))
+    assert j["model"]["params"] == {"max_bin": 63}
+    j = ok(h(d, "models", "clone", name="lgb", new_name="lgb2", params={"max_bin": 31}))
+    assert j["model"]["params"] == {"max_bin": 31} and j["model"]["features"] == ["age", "sibsp"]
+    fails(h(d, "models", "update", name="lbg"), "not_found", did_you_mean="lgb")
+    ok(h(d, "models", "remove", name="lgb2"))
+    assert ok(h(d, "models", "list"))["models"]["lgb2"]["active"] is False
+    ok(h(d, "models", "remove", name="lgb2", purge=True))
+    assert "lgb2" not in ok(h(d, "models", "list"))["models"]
+    items = [{"name": "a", "model_type": "xgboost"}, {"name": "b", "model_type": "nope"},
+             {"name": "c", "preset": "random_forest_classifier"}]
+    before = tree_digest(d)
+    fails(h(d, "models", "add_batch", items=items, atomic=True), "invalid_params", in_message="nothing changed")
+    assert tree_digest(d) == before
+    j = ok(h(d, "models", "add_batch", items=items))
+    assert [r["ok"] for r in j["results"]] == [True, False, True] and j["applied"] == 2
+    j = ok(h(d, "models", "update_batch", items=[{"name": "a", "params": {"max_depth": 2}}]))
+    j = ok(h(d, "models", "show", name="a"))
+    assert j["model"]["params"]["max_depth"] == 2 and "engine" in j
+    j = ok(h(d, "models", "remove_batch", items=[{"name": "a", "purge": True}, {"name": "zz"}]))
+    assert [r["ok"] for r in j["results"]] == [True, False]
+
+
 def main():
     flt = sys.argv[1] if len(sys.argv) > 1 else None
     passed = failed = n = 0

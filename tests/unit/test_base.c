@@ -17,6 +17,10 @@ TEST(err_suggest_nearest_name)
     T_STREQ(hml_suggest("MAX_DEPTH", names, 4), "max_depth");
     T_STREQ(hml_suggest("learn", names, 4), "learning_rate");
     T_OK(hml_suggest("zzzzzzzz", names, 4) == NULL);
+    const char *short_names[] = {"lgb", "xgb"};
+    T_STREQ(hml_suggest("lbg", short_names, 2), "lgb"); /* a transposition is one edit */
+    T_EQ(hml_edit_distance("abcd", "acbd", 3), 1);
+    T_EQ(hml_edit_distance("kitten", "sitting", 5), 3);
 }
 
 TEST(err_choices_fill_hint_and_valid_list)

@@ -64,28 +64,35 @@ const char *hml_status_name(enum hml_status code)
     return "internal";
 }
 
+/* Optimal-string-alignment distance: Levenshtein plus adjacent transpositions,
+ * the commonest typo ("lbg" for "lgb"). Case-insensitive; bounded by max. */
 size_t hml_edit_distance(const char *a, const char *b, size_t max)
 {
     size_t na = strlen(a), nb = strlen(b);
     if (na > 64 || nb > 64) return max + 1;
     if ((na > nb ? na - nb : nb - na) > max) return max + 1;
-    size_t row[65];
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    size_t prev2[65], prev[65], cur[65];
+    for (size_t j = 0; j <= nb; j++) prev[j] = j;
     for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0], best = row[0] = i;
+        cur[0] = i;
+        size_t best = i;
+        int ca = tolower((unsigned char)a[i - 1]);
         for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            size_t v = diag + cost;
-            if (up + 1 < v) v = up + 1;
-            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-            row[j] = v;
-            diag = up;
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t v = prev[j - 1] + (ca != cb);
+            if (prev[j] + 1 < v) v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v) v = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < v)
+                v = prev2[j - 2] + 1;
+            cur[j] = v;
             if (v < best) best = v;
         }
         if (best > max) return max + 1;
+        memcpy(prev2, prev, sizeof prev);
+        memcpy(prev, cur, sizeof cur);
     }
-    return row[nb];
+    return prev[nb];
 }
 
 static int has_prefix_ci(const char *s, const char *pre)
