@@ -181,8 +181,9 @@ struct hml_cv_suggestion {
 };
 
 /* Looks at the frame and proposes a strategy, in this order of precedence:
- * 1. time: time_column (may be NULL), DATE columns and integer columns whose name has a
- *    word year/season/week/date/month (not "…_of_…", which is cyclic) → expanding over
+ * 1. time: time_column (may be NULL), DATE columns, and integer columns (or strings that
+ *    all start with a four-digit year, like "2013-14") whose name has a word
+ *    year/season/week/date/month (not "…_of_…", which is cyclic) → expanding over
  *    the coarsest such column with 3–50 values (a finer declared or date column still
  *    gives expanding, with a note to derive a coarser one);
  * 2. groups: a column named like *_id, *Id, team, user, player, group or cluster with

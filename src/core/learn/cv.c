@@ -1168,7 +1168,8 @@ static enum hml_status resolve_k(const struct hml_cv_spec *spec, size_t rows, si
     bool given = spec->n_folds > 0;
     *k = given ? (size_t)spec->n_folds : 5;
     if (!given && spec->strategy == HML_CV_GROUP_KFOLD && units < *k && units >= 2) *k = units;
-    if (*k > rows) {
+    /* Groups never outnumber rows, so with groups their count is the binding one. */
+    if (!spec->group_column && *k > rows) {
         hml_fail(err, HML_EINVAL, WHERE, "n_folds %zu%s is more than the %zu rows of the data", *k,
                  given ? "" : " (the default)", rows);
         return hml_hint(err, "set n_folds to %zu or less", rows);
@@ -1513,6 +1514,26 @@ static void suggest_time_done(struct hml_cv_suggestion *s, const char *name, siz
                  "train only on earlier values and never on the future", name, distinct);
 }
 
+/* A string column reads as time when every value starts with a four-digit year
+ * ("2013-14", "2019 Q3"): those sort by time as text. */
+static bool year_strings(const struct hml_column *c)
+{
+    if (c->type != HML_TYPE_STR || hml_dict_size(c->dict) == 0) return false;
+    for (size_t k = 0; k < hml_dict_size(c->dict); k++) {
+        const char *v = hml_dict_get(c->dict, (int32_t)k);
+        for (int d = 0; d < 4; d++)
+            if (!isdigit((unsigned char)v[d])) return false;
+    }
+    return true;
+}
+
+static bool time_like_column(const struct hml_column *c, const char *name)
+{
+    if (c->type == HML_TYPE_DATE) return true;
+    if (c->type != HML_TYPE_I64 && c->type != HML_TYPE_STR) return false;
+    return time_like_name(name) && (c->type == HML_TYPE_I64 || year_strings(c));
+}
+
 /* Step 1 of hml_cv_suggest. *found tells whether a time column was chosen. */
 static enum hml_status suggest_time(const struct hml_frame *f, const char *time_column,
                                     struct hml_cv_suggestion *s, bool *found, struct hml_error *err)
@@ -1522,8 +1543,7 @@ static enum hml_status suggest_time(const struct hml_frame *f, const char *time_
     for (size_t i = 0; i < f->ncols; i++) {
         const struct hml_column *c = f->cols[i];
         bool declared = time_column && !strcmp(f->names[i], time_column);
-        if (!declared && c->type != HML_TYPE_DATE && !(c->type == HML_TYPE_I64 && time_like_name(f->names[i])))
-            continue;
+        if (!declared && !time_like_column(c, f->names[i])) continue;
         struct col_facts fc;
         enum hml_status rc = col_facts(c, &fc, err);
         if (rc) return rc;
