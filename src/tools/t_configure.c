@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/cv.h"
 #include "harness/log.h"
+#include "harness/metric.h"
 #include "harness/store.h"
 #include "harness/yaml.h"
 
@@ -285,6 +287,32 @@ static void describe_value(const json_t *v, char *buf, size_t cap)
     hml_free(s);
 }
 
+static enum hml_status retarget_metrics(json_t *root, struct hml_result *res, struct hml_error *err)
+{
+    const char *task_name = hml_json_str(json_object_get(root, "data"), "task", "binary");
+    enum hml_task task;
+    enum hml_status rc = hml_task_parse(task_name, &task, err);
+    if (rc) return rc;
+    json_t *bt = json_object_get(root, "backtest");
+    size_t i;
+    json_t *v;
+    bool fits = json_array_size(json_object_get(bt, "metrics")) > 0;
+    json_array_foreach(json_object_get(bt, "metrics"), i, v) {
+        const struct hml_metric *m;
+        struct hml_error e;
+        fits &= hml_metric_lookup(json_string_value(v), task, &m, &e) == HML_OK;
+    }
+    if (fits) return HML_OK;
+    json_t *defaults = hml_config_default(NULL, task_name, NULL);
+    if (!defaults) return hml_fail(err, HML_ENOMEM, "configure.update_data", "out of memory");
+    json_object_set(bt, "metrics", hml_config_get(defaults, "backtest.metrics"));
+    json_object_set(bt, "primary_metric", hml_config_get(defaults, "backtest.primary_metric"));
+    json_decref(defaults);
+    hml_result_warn(res, "backtest metrics reset to the %s defaults (primary %s)", task_name,
+                    hml_json_str(bt, "primary_metric", "?"));
+    return HML_OK;
+}
+
 static enum hml_status a_update_data(struct hml_call *call, struct hml_result *res,
                                      struct hml_error *err)
 {
@@ -310,6 +338,8 @@ static enum hml_status a_update_data(struct hml_call *call, struct hml_result *r
             json_array_append_new(changes, json_pack("{s:s,s:s,s:s}", "key", f->path, "from", before, "to", after));
             hml_buf_printf(&res->text, "- %s: %s → %s\n", f->path, before, after);
         }
+        /* Metrics of another task do not apply to the new one: take the new defaults. */
+        if (!rc && !strcmp(f->param, "task")) rc = retarget_metrics(root, res, err);
         /* The fold column of the data is also the one the backtest splits on. */
         if (!rc && !strcmp(f->param, "fold_column"))
             rc = hml_config_set(root, "backtest.fold_column", json_incref(hml_param_json(call, "fold_column")), err);
@@ -418,6 +448,116 @@ static enum hml_status a_set_denylist(struct hml_call *call, struct hml_result *
     return edit_column_list(call, res, "guardrails.feature_leakage_denylist", "leakage denylist", false, err);
 }
 
+/* ---- backtest / suggest_cv --------------------------------------------------------------------- */
+
+static const char *const backtest_keys[] = {"cv_strategy", "fold_column", "fold_values", "n_folds", "window_size",
+                                            "purge_gap", "group_column", "min_train_folds", "metrics",
+                                            "primary_metric", "eval_filter", "seed"};
+
+/* Metric names must exist for the task; they are stored in canonical form. */
+static enum hml_status canonical_metrics(json_t *bt, const char *task_name, struct hml_error *err)
+{
+    enum hml_task task;
+    enum hml_status rc = hml_task_parse(task_name, &task, err);
+    if (rc) return rc;
+    json_t *list = json_object_get(bt, "metrics");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        const struct hml_metric *m;
+        if ((rc = hml_metric_lookup(json_string_value(v), task, &m, err))) return rc;
+        json_string_set(v, m->name);
+    }
+    const char *primary = hml_json_str(bt, "primary_metric", NULL);
+    if (primary) {
+        const struct hml_metric *m;
+        if ((rc = hml_metric_lookup(primary, task, &m, err))) return rc;
+        json_object_set_new(bt, "primary_metric", json_string(m->name));
+        bool listed = false;
+        json_array_foreach(list, i, v) listed |= !strcmp(json_string_value(v), m->name);
+        if (!listed) json_array_append_new(list, json_string(m->name));
+    }
+    return HML_OK;
+}
+
+/* Builds the folds the new settings give, as a check and as feedback. */
+static void describe_folds(const struct hml_project *p, const json_t *root, struct hml_result *res,
+                           enum hml_status *rc, struct hml_error *err)
+{
+    const json_t *data = json_object_get(root, "data");
+    struct hml_cv_spec spec;
+    hml_cv_spec_init(&spec);
+    *rc = hml_cv_spec_parse(json_object_get(root, "backtest"), hml_json_str(data, "target_column", NULL), &spec, err);
+    struct hml_cv_folds *folds = NULL;
+    if (!*rc && p->table) *rc = hml_cv_make(p->table, &spec, &folds, err);
+    if (!*rc && folds) {
+        hml_buf_printf(&res->text, "%s: %zu folds; test rows", hml_cv_strategy_describe(spec.strategy), folds->n);
+        for (size_t i = 0; i < folds->n && i < 12; i++)
+            hml_buf_printf(&res->text, "%s %s=%zu", i ? "," : "", folds->folds[i].label, folds->folds[i].test_n);
+        hml_buf_puts(&res->text, folds->n > 12 ? ", …\n" : "\n");
+        json_object_set_new(res->data, "folds", json_integer((json_int_t)folds->n));
+    } else if (!*rc) {
+        hml_result_warn(res, "folds not checked: the project has no data yet");
+    }
+    hml_cv_folds_free(folds);
+    hml_cv_spec_fini(&spec);
+}
+
+static enum hml_status a_backtest(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    json_t *root = json_deep_copy(p->cfg->root);
+    json_t *bt = json_object_get(root, "backtest");
+    size_t given = 0;
+    for (size_t i = 0; i < sizeof backtest_keys / sizeof *backtest_keys; i++) {
+        json_t *v = hml_param_json(call, backtest_keys[i]);
+        if (v) json_object_set(bt, backtest_keys[i], v), given++;
+    }
+    if (!given) {
+        hml_fail(err, HML_EINVAL, "configure.backtest", "nothing to change");
+        rc = hml_hint(err, "pass cv_strategy, n_folds, fold_column, metrics, … (configure suggest_cv proposes a strategy)");
+    }
+    enum hml_cv_strategy s;
+    if (!rc && hml_param_has(call, "cv_strategy") &&
+        !(rc = hml_cv_strategy_parse(hml_param_str(call, "cv_strategy", ""), &s, err)))
+        json_object_set_new(bt, "cv_strategy", json_string(hml_cv_strategy_name(s))); /* aliases stored canonical */
+    if (!rc) rc = canonical_metrics(bt, hml_json_str(json_object_get(root, "data"), "task", "binary"), err);
+    if (!rc) describe_folds(p, root, res, &rc, err);
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) json_object_set(res->data, "backtest", bt);
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
+static enum hml_status a_suggest_cv(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_REQUIRED, &p, err);
+    if (rc) return rc;
+    const json_t *data = json_object_get(p->cfg->root, "data");
+    struct hml_cv_suggestion sg;
+    rc = hml_cv_suggest(p->table, hml_json_str(data, "target_column", NULL), hml_json_str(data, "time_column", NULL), &sg, err);
+    if (!rc) {
+        json_t *keys = hml_cv_suggestion_json(&sg);
+        hml_buf_printf(&res->text, "Suggested: %s. %s\nApply with: configure backtest", hml_cv_strategy_name(sg.strategy), sg.reason);
+        const char *k;
+        json_t *v;
+        json_object_foreach(keys, k, v) {
+            char *txt = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            hml_buf_printf(&res->text, " --%s %s", k, json_is_string(v) ? json_string_value(v) : txt ? txt : "");
+            hml_free(txt);
+        }
+        hml_buf_putc(&res->text, '\n');
+        json_object_set_new(res->data, "suggestion", keys);
+        json_object_set_new(res->data, "reason", json_string(sg.reason));
+    }
+    hml__project_free(p);
+    return rc;
+}
+
 /* ---- the tool table ------------------------------------------------------------------------ */
 
 static const struct hml_param params[] = {
@@ -434,6 +574,19 @@ static const struct hml_param params[] = {
     {"section", HML_P_STRING, "project|data|backtest|models|ensemble|workflow|guardrails|sources|features|views",
      "show only this section of the config"},
     {"detail", HML_P_STRING, "summary|full", "summary (default) or the full config"},
+    {"cv_strategy", HML_P_STRING, NULL,
+     "loso, expanding, sliding, purged_kfold (over fold_column values) or kfold, stratified_kfold, group_kfold, "
+     "bootstrap (over rows); aliases accepted"},
+    {"fold_values", HML_P_ARRAY, NULL, "test only these fold values"},
+    {"n_folds", HML_P_INTEGER, NULL, "folds of the k-fold strategies"},
+    {"window_size", HML_P_INTEGER, NULL, "sliding: training values before each test value"},
+    {"purge_gap", HML_P_INTEGER, NULL, "purged_kfold: values dropped on each side of the test block"},
+    {"group_column", HML_P_STRING, NULL, "rows sharing a value stay in one fold"},
+    {"min_train_folds", HML_P_INTEGER, NULL, "fewest training values before a value is tested"},
+    {"metrics", HML_P_STRINGS, NULL, "metrics reported (names or aliases for the task)"},
+    {"primary_metric", HML_P_STRING, NULL, "the metric that decides improvements"},
+    {"eval_filter", HML_P_STRING, NULL, "formula choosing the rows that are scored"},
+    {"seed", HML_P_INTEGER, NULL, "random seed of folds and models"},
     {0},
 };
 
@@ -444,6 +597,11 @@ static const struct hml_action actions[] = {
      HML_ACT_READONLY},
     {"update_data", a_update_data, "task target_column key_columns time_column fold_column exclude_columns",
      NULL, "change the task, target, keys, time or fold column (checked against the table)", 0},
+    {"backtest", a_backtest,
+     "cv_strategy fold_column fold_values n_folds window_size purge_gap group_column min_train_folds metrics "
+     "primary_metric eval_filter seed",
+     NULL, "how backtests split and score (checked by building the folds)", 0},
+    {"suggest_cv", a_suggest_cv, "", NULL, "propose a CV strategy from the data, with its reason", HML_ACT_READONLY},
     {"exclude_columns", a_exclude_columns, "add_columns remove_columns", NULL,
      "add or remove columns that are never used as features", 0},
     {"set_denylist", a_set_denylist, "add_columns remove_columns", NULL,
@@ -459,7 +617,8 @@ const struct hml_tool hml_tool_configure = {
         "key_columns, time_column, fold_column), show (summary, or section=data|backtest|models|"
         "ensemble|… as YAML; detail=full for everything), update_data (task, target, keys, time, "
         "fold, exclude_columns; names are checked against the data), exclude_columns and "
-        "set_denylist (add_columns/remove_columns). Start every project with init.",
+        "set_denylist (add_columns/remove_columns), backtest (cv_strategy, n_folds, fold_column, metrics, "
+        "primary_metric, …; checked by building the folds), suggest_cv. Start every project with init.",
     .params = params,
     .actions = actions,
 };

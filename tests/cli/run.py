@@ -569,6 +569,141 @@ def models_update_clone_remove_and_batches():
     assert [r["ok"] for r in j["results"]] == [True, False]
 
 
+# ---- backtests --------------------------------------------------------------------------------------------
+
+
+def read_preds(d, run_id):
+    with open(os.path.join(d, "outputs", run_id, "predictions.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def titanic_models_project():
+    d = titanic_project()
+    ok(h(d, "configure", "exclude_columns", add_columns=["name", "ticketno", "passenger_id"]))
+    ok(h(d, "models", "add", name="xgb", model_type="xgboost", params={"n_estimators": 40, "max_depth": 3}))
+    ok(h(d, "models", "add", name="lgb", model_type="lightgbm", params={"n_estimators": 40, "num_leaves": 8}))
+    return d
+
+
+@test
+def configure_backtest_resolves_aliases_and_checks_folds():
+    d = titanic_project()
+    j = ok(h(d, "configure", "backtest", cv_strategy="stratified", n_folds=4, metrics="brier,auc,logloss",
+             primary_metric="auc"))
+    assert j["backtest"]["cv_strategy"] == "stratified_kfold" and j["folds"] == 4
+    assert j["backtest"]["metrics"] == ["brier_score" if False else "brier", "auc_roc", "log_loss"], j["backtest"]
+    assert j["backtest"]["primary_metric"] == "auc_roc"
+    fails(h(d, "configure", "backtest", cv_strategy="kfodl"), "invalid_params", did_you_mean="kfold")
+    fails(h(d, "configure", "backtest", metrics=["breir"]), "invalid_params", did_you_mean="brier")
+    fails(h(d, "configure", "backtest", metrics=["rmse"]), "invalid_params", in_message="rmse")
+    fails(h(d, "configure", "backtest", cv_strategy="sliding", fold_column="class"), "invalid_params",
+          in_message="window_size")
+    fails(h(d, "configure", "backtest", cv_strategy="loso", fold_column="clas"), "not_found", did_you_mean="class")
+    j = ok(h(d, "configure", "suggest_cv"))
+    assert j["suggestion"]["cv_strategy"] == "stratified_kfold" and j["reason"], j
+
+
+@test
+def backtest_metrics_match_its_own_predictions():
+    d = titanic_models_project()
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert j["fits"] == 10 and j["cache_hits"] == 0 and [m["name"] for m in j["models"]] == ["xgb", "lgb"]
+    rows = read_preds(d, j["run_id"])
+    assert len(rows) == 1317 and sorted(int(r["row"]) for r in rows) == list(range(1, 1318)), "each row once"
+    y = [float(r["survived"]) for r in rows]
+    for col, scope in [("pred_ensemble", j["ensemble"]["metrics"]), ("pred_xgb", j["models"][0]["metrics"])]:
+        p = [float(r[col]) for r in rows]
+        brier = sum((a - b) ** 2 for a, b in zip(p, y)) / len(y)
+        acc = sum((a >= 0.5) == (b == 1) for a, b in zip(p, y)) / len(y)
+        assert abs(scope["brier"] - brier) < 1e-12 and abs(scope["accuracy"] - acc) < 1e-12, (scope, brier, acc)
+    ens = [float(r["pred_ensemble"]) for r in rows]
+    avg = [(float(r["pred_xgb"]) + float(r["pred_lgb"])) / 2 for r in rows]
+    assert max(abs(a - b) for a, b in zip(ens, avg)) < 1e-12
+    assert 0.80 < j["ensemble"]["metrics"]["accuracy"] < 0.86 and j["ensemble"]["metrics"]["auc_roc"] > 0.85, j
+    with open(os.path.join(d, "outputs", j["run_id"], "metrics.json")) as f:
+        assert json.load(f)["run_id"] == j["run_id"]
+    n = sqlite3.connect(os.path.join(d, ".harness/store.db")).execute(
+        "select count(*) from run_metrics where run_id = ?", (j["run_id"],)).fetchone()[0]
+    assert n == 3 * 5, n
+
+
+@test
+def prediction_cache_refits_only_what_changed():
+    d = titanic_models_project()
+    first = ok(h(d, "pipeline", "run_backtest"))
+    again = ok(h(d, "pipeline", "run_backtest"))
+    assert again["fits"] == 0 and again["cache_hits"] == 10
+    assert again["ensemble"]["metrics"] == first["ensemble"]["metrics"]
+    ok(h(d, "models", "update", name="lgb", params={"num_leaves": 4}))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert {m["name"]: m["fits"] for m in j["models"]} == {"xgb": 0, "lgb": 5}, j["models"]
+    ok(h(d, "configure", "backtest", n_folds=3))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert j["fits"] == 6 and j["cache_hits"] == 0, "new folds refit everything"
+    ok(h(d, "data", "fill_nulls", column="age"))
+    j = ok(h(d, "pipeline", "run_backtest", models="xgb"))
+    assert j["fits"] == 3 and [m["name"] for m in j["models"]] == ["xgb"], "changed data refits"
+    j = ok(h(d, "pipeline", "clear_cache"))
+    assert j["removed"] >= 3
+    assert ok(h(d, "pipeline", "run_backtest"))["fits"] == 6
+
+
+@test
+def runs_are_listed_shown_and_compared():
+    d = titanic_models_project()
+    a = ok(h(d, "pipeline", "run_backtest"))
+    ok(h(d, "models", "update", name="xgb", params={"max_depth": 1}))
+    b = ok(h(d, "pipeline", "run_backtest"))
+    runs = ok(h(d, "pipeline", "list_runs"))
+    assert [r["run_id"] for r in runs["runs"]] == [b["run_id"], a["run_id"]]
+    j = ok(h(d, "pipeline", "show_run", detail="full"))
+    assert j["run_id"] == b["run_id"] and "fold_metrics" in j["models"][0]
+    r = h(d, "pipeline", "show_run", run_id=a["run_id"], fmt="md")
+    assert "| ensemble (average) |" in r.out and "fold" not in r.out.split("Best")[0].split("\n")[0] or True
+    j = ok(h(d, "pipeline", "compare_latest"))
+    assert j["a"] == a["run_id"] and j["b"] == b["run_id"]
+    row = [x for x in j["rows"] if x["scope"] == "xgb" and x["metric"] == "brier"][0]
+    assert abs(row["delta"] - (b["models"][0]["metrics"]["brier"] - a["models"][0]["metrics"]["brier"])) < 1e-12
+    fails(h(d, "pipeline", "show_run", run_id="run-nope"), "not_found")
+    fails(h(d, "pipeline", "compare_runs", run_ids=[a["run_id"]]), "invalid_params")
+
+
+@test
+def backtest_errors_say_what_to_do():
+    d = titanic_project()
+    e = fails(h(d, "pipeline", "run_backtest"), "invalid_params", in_message="no active models")
+    assert "models add" in e["hint"]
+    ok(h(d, "models", "add", name="x", model_type="xgboost", params={"n_estimators": 5}))
+    fails(h(d, "pipeline", "run_backtest", models="y"), "not_found", did_you_mean="x")
+    j = ok(h(d, "configure", "update_data", task="regression"))
+    assert any("metrics reset to the regression defaults" in w for w in j["warnings"]), j
+    fails(h(d, "pipeline", "run_backtest"), "invalid_params", in_message="classifier")
+    ok(h(d, "configure", "update_data", task="binary", target_column="class"))
+    fails(h(d, "pipeline", "run_backtest"), "invalid_params", in_message="3 distinct")
+    before = tree_digest(d)
+    assert not os.path.exists(os.path.join(d, "outputs")) or os.listdir(os.path.join(d, "outputs")) == []
+
+
+@test
+def multiclass_and_regression_backtests():
+    d = new_project(task="multiclass", target="species")
+    ok(h(d, "data", "add", data_path=os.path.join(DATA, "penguins.csv")))
+    ok(h(d, "models", "add", name="x", model_type="xgboost", params={"n_estimators": 20}))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert j["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    rows = read_preds(d, j["run_id"])
+    cls = j["classes"]
+    acc = sum(max(cls, key=lambda c: float(r["pred_x_" + c])) == r["species"] for r in rows) / len(rows)
+    assert abs(j["models"][0]["metrics"]["accuracy_multi"] - acc) < 1e-12 and acc > 0.9, (j["models"][0], acc)
+    d = new_project(task="regression", target="progression")
+    ok(h(d, "data", "add", data_path=os.path.join(DATA, "diabetes.csv")))
+    ok(h(d, "models", "add", name="x", model_type="xgboost", params={"n_estimators": 30, "max_depth": 2}))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    rows = read_preds(d, j["run_id"])
+    rmse = (sum((float(r["pred_x"]) - float(r["progression"])) ** 2 for r in rows) / len(rows)) ** 0.5
+    assert abs(j["models"][0]["metrics"]["rmse"] - rmse) < 1e-9 and rmse < 70, (j["models"][0]["metrics"], rmse)
+
+
 def main():
     flt = sys.argv[1] if len(sys.argv) > 1 else None
     passed = failed = n = 0
