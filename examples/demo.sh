@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# examples/demo.sh HARNESS_BIN — a scripted session on the shipped Titanic data:
-# set up a project, ingest, look, clean, and keep a snapshot. Each step is one tool call,
-# exactly as an agent would make it over MCP.
+# examples/demo.sh HARNESS_BIN — a scripted session on the shipped Titanic data, each
+# step one tool call exactly as an agent makes it over MCP: set up a project, ingest,
+# look, clean, declare models, backtest, and backtest again (from the cache).
 set -euo pipefail
 H=${1:-build/release/harness}
-DATA=${HARNESS_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}/data
+HERE=$(cd "$(dirname "$0")" && pwd)
 P=${DEMO_DIR:-build/demo-titanic}
 rm -rf "$P"
 mkdir -p "$P"
@@ -13,14 +13,21 @@ step() { printf '\n\033[1m$ harness %s\033[0m\n' "$*"; "$H" --project "$P" "$@";
 
 step configure init --project_name titanic --task binary --target_column survived \
      --key_columns passenger_id
-step data validate --data_path "$DATA/messy_titanic.csv" || echo "(refused, as it should be: the file is broken)"
-step data add --data_path "$DATA/titanic.csv"
+step data add --data_path "$HERE/titanic/titanic.csv"
 step data profile --category numeric
-step data inspect --column fare
-step data fill_nulls --column age --strategy median
 step data fill_nulls_batch --columns '[{"column":"fare","strategy":"median"},{"column":"country","strategy":"value","value":"unknown"}]'
 step configure exclude_columns --add_columns name,ticketno
-step data snapshot --name cleaned
-step data status
-step configure show
-printf '\nThe project is in %s\n' "$P"
+step configure suggest_cv
+step configure backtest --cv_strategy stratified_kfold --n_folds 5 --seed 42
+step models add --name xgb --preset xgboost_classifier --params '{"n_estimators": 200, "max_depth": 3}'
+step models add --name lgb --preset lightgbm_classifier --params '{"n_estimators": 200, "num_leaves": 15}'
+if "$H" models presets --format json 2>/dev/null | grep -q '"logistic_regression","type":"logistic_regression","mode":"classifier","available":true'; then
+  step models add --name logreg --preset logistic_regression
+else
+  step models add --name rf --preset random_forest_classifier
+fi
+step data snapshot --name before_first_backtest
+step pipeline run_backtest
+step pipeline run_backtest --detail full
+printf '\nThe second run fitted nothing: every (model, fold) came from the prediction cache.\n'
+printf 'The project is in %s\n' "$P"
