@@ -32,9 +32,14 @@
  *     classifier: 1/W    Σ_i w_i logloss_i(b0 + z_i·b) + a·r·|b|₁ + a·(1-r)/2·|b|²
  * The regressor is scikit-learn's ElasticNet(alpha, l1_ratio) on standardised inputs; the
  * classifier (two classes only) is LogisticRegression(penalty="elasticnet",
- * l1_ratio=r, C=1/(a·W)). Solver: cyclic coordinate descent with an active set; the
- * classifier wraps it in proximal Newton steps (a weighted least-squares model of the
- * log-loss, solved by coordinate descent, then a line search on the true objective).
+ * l1_ratio=r, C=1/(a·W)). Solver: cyclic coordinate descent over the non-zero
+ * coefficients with periodic full sweeps, finished by exact active-set steps (the
+ * quadratic on the non-zero coefficients, signs held, solved directly), so answers are
+ * exact to rounding once the zero pattern is found; the classifier wraps this in
+ * proximal Newton steps (a weighted least-squares model of the log-loss, solved as
+ * above, then a line search on the true objective). Stops when a sweep moves no
+ * coefficient by more than tol (scaled by the target's spread; log-odds for the
+ * classifier).
  *
  * Thread safety: a fitted model may be used for predict from several threads at once.
  */

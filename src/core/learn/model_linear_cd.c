@@ -10,10 +10,16 @@
  * A residual r = u − b0 − Zb is kept up to date, so one coordinate costs one pass over its
  * column. Sweeps alternate: one over every column (which may wake a zero coefficient),
  * then over the non-zero ones only until they settle, then a full one again to confirm.
+ * Coordinate descent crawls when columns are strongly correlated, and a small move per
+ * sweep then says little about the distance left. So once the sweeps settle at the final
+ * tolerance, the problem restricted to the non-zero coefficients (signs held fixed, which
+ * makes it a plain quadratic) is solved directly; the result is kept if no sign flips,
+ * and one more full sweep checks the optimality conditions of the zero ones.
  */
 #include "model_linear_int.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +29,8 @@
 #define LINE_SEARCH_STEPS 40
 #define ARMIJO 1e-4
 #define CURVATURE_MIN 1e-5 /* floor on p(1−p), as glmnet: keeps v and u finite */
+#define POLISH_MAX 512     /* most unknowns the direct solve takes on … */
+#define POLISH_FLOPS_MAX 4e9 /* … and the most work building its system */
 
 struct cd {
     const struct hml__lin_design *d;
@@ -34,6 +42,9 @@ struct cd {
     int budget;   /* sweeps left */
     struct hml__lin_run *run;
     double total; /* sweeps allowed in all, for progress */
+    /* direct solve on the active set; allocated on first use */
+    size_t *idx;
+    double *M, *rhs;
 };
 
 static double soft_threshold(double x, double t)
@@ -55,8 +66,9 @@ static void curvatures(struct cd *s)
 }
 
 /* One pass; returns the largest move, each coefficient's scaled by its column's
- * v-weighted spread so that moves are in units of u. */
-static double sweep(struct cd *s, double *theta, bool active_only)
+ * v-weighted spread so that moves are in units of u. *woke counts coefficients that
+ * left or reached zero. */
+static double sweep(struct cd *s, double *theta, bool active_only, size_t *woke)
 {
     const struct hml__lin_design *d = s->d;
     size_t n = d->n;
@@ -77,6 +89,7 @@ static double sweep(struct cd *s, double *theta, bool active_only)
         for (size_t i = 0; i < n; i++) g += s->v[i] * z[i] * s->r[i];
         double nb = soft_threshold(g + s->c[j] * b, s->l1) / (s->c[j] + s->l2), delta = nb - b;
         if (delta == 0) continue;
+        *woke += (b == 0) != (nb == 0);
         cblas_daxpy((int)n, -delta, z, 1, s->r, 1);
         theta[j] = nb;
         moved = fmax(moved, fabs(delta) * sqrt(s->c[j] / s->vsum));
@@ -84,31 +97,131 @@ static double sweep(struct cd *s, double *theta, bool active_only)
     return moved;
 }
 
-static enum hml_status counted_sweep(struct cd *s, double *theta, bool active_only, double *moved,
+static enum hml_status counted_sweep(struct cd *s, double *theta, bool active_only, double *moved, size_t *woke,
                                      struct hml_error *err)
 {
     enum hml_status rc = hml__lin_tick(s->run, s->total - s->budget, s->total, "coordinate descent", err);
     if (rc) return rc;
-    *moved = sweep(s, theta, active_only);
+    *woke = 0;
+    *moved = sweep(s, theta, active_only, woke);
     s->budget--;
     s->run->iterations++;
     return HML_OK;
 }
 
-/* Sweeps until a full sweep moves nothing by more than thr, or the budget runs out. */
+/* The unknowns of the restricted problem: the intercept and the non-zero coefficients. */
+static size_t active_set(const struct cd *s, const double *theta)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < s->d->p1; j++)
+        if ((j < s->d->icpt || theta[j] != 0) && m < POLISH_MAX + 1) s->idx[m++] = j;
+    return m;
+}
+
+/* Newton step of the restricted quadratic: M = Z_A'VZ_A + l2, rhs = −gradient. */
+static void restricted_system(struct cd *s, const double *theta, size_t m)
+{
+    const struct hml__lin_design *d = s->d;
+    size_t n = d->n;
+    for (size_t a = 0; a < m; a++) {
+        size_t ja = s->idx[a];
+        const double *za = d->zf + ja * n;
+        for (size_t b = 0; b <= a; b++) {
+            const double *zb = d->zf + s->idx[b] * n;
+            double h = 0;
+            for (size_t i = 0; i < n; i++) h += s->v[i] * za[i] * zb[i];
+            s->M[a * m + b] = s->M[b * m + a] = h;
+        }
+        double g = 0;
+        for (size_t i = 0; i < n; i++) g += s->v[i] * za[i] * s->r[i];
+        if (ja >= d->icpt) {
+            s->M[a * m + a] += s->l2;
+            g -= s->l2 * theta[ja] + (theta[ja] > 0 ? s->l1 : -s->l1);
+        }
+        s->rhs[a] = g;
+    }
+}
+
+/* One active-set step: solves the problem on the non-zero coefficients with their signs
+ * held, then moves toward that solution as far as no sign flips — all the way, or until
+ * the first coefficient reaches zero, which stays there. Both decrease the objective (it
+ * is a convex quadratic along the segment). Returns 1 for the whole way, 0 for part of
+ * it, −1 when nothing was done (set too large, singular system, out of memory). */
+static int polish_step(struct cd *s, double *theta)
+{
+    const struct hml__lin_design *d = s->d;
+    size_t m_max = d->p1 < POLISH_MAX ? d->p1 : POLISH_MAX;
+    if (!s->idx) {
+        s->idx = hml_malloc((m_max + 1) * sizeof *s->idx);
+        s->M = hml_malloc((m_max * m_max + m_max) * sizeof *s->M);
+        if (!s->idx || !s->M) return -1; /* only a shortcut: do without it */
+        s->rhs = s->M + m_max * m_max;
+    }
+    size_t m = active_set(s, theta), stop = m;
+    if (m == 0 || m > m_max || (double)d->n * (double)m * (double)m > POLISH_FLOPS_MAX) return -1;
+    restricted_system(s, theta, m);
+    if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'L', (lapack_int)m, 1, s->M, (lapack_int)m, s->rhs, (lapack_int)m) != 0)
+        return -1;
+    double t = 1;
+    for (size_t a = 0; a < m; a++) {
+        size_t j = s->idx[a];
+        if (j >= d->icpt && !((theta[j] + s->rhs[a]) * theta[j] > 0) && -theta[j] / s->rhs[a] < t) {
+            t = -theta[j] / s->rhs[a];
+            stop = a;
+        }
+    }
+    for (size_t a = 0; a < m; a++) {
+        size_t j = s->idx[a];
+        double nb = a == stop ? 0.0 : theta[j] + t * s->rhs[a];
+        cblas_daxpy((int)d->n, theta[j] - nb, d->zf + j * d->n, 1, s->r, 1);
+        theta[j] = nb;
+    }
+    return stop == m;
+}
+
+/* Active-set steps until one goes all the way; each partial one drops a coefficient. */
+static bool polish(struct cd *s, double *theta)
+{
+    for (size_t k = 0; k <= s->d->p1; k++) {
+        int r = polish_step(s, theta);
+        if (r != 0) return r == 1;
+    }
+    return false;
+}
+
+/* Sweeps until a full sweep moves nothing by more than thr, or the budget runs out.
+ * After a full sweep come sweeps over the non-zero coefficients until they settle, then
+ * a full one again. Active-set steps (polish) are taken when a sweep leaves the set of
+ * non-zero coefficients as it was (backing off when they fail, as each costs about m
+ * sweeps) and when a full sweep has settled; the full sweep after one checks that the
+ * zero coefficients are optimal. */
 static enum hml_status cd_solve(struct cd *s, double *theta, double thr, bool *converged, struct hml_error *err)
 {
     *converged = false;
-    double moved = 0;
-    enum hml_status rc = HML_OK;
+    bool full = true, polished = false;
+    size_t wait = 1, backoff = 1;
     while (s->budget > 0) {
-        if ((rc = counted_sweep(s, theta, false, &moved, err))) return rc;
+        double moved = 0;
+        size_t woke = 0;
+        enum hml_status rc = counted_sweep(s, theta, !full, &moved, &woke, err);
+        if (rc) return rc;
+        bool was_full = full;
+        full = false;
         if (moved <= thr) {
-            *converged = true;
-            return HML_OK;
+            full = true;
+            if (!was_full) continue;
+            if (polished || !polish(s, theta)) {
+                *converged = true;
+                return HML_OK;
+            }
+            polished = true;
+            continue;
         }
-        while (s->budget > 0 && moved > thr)
-            if ((rc = counted_sweep(s, theta, true, &moved, err))) return rc;
+        polished = false;
+        if (woke == 0 && wait > 0 && --wait == 0) {
+            polished = full = polish(s, theta);
+            wait = polished ? backoff : (backoff *= 2);
+        }
     }
     return HML_OK;
 }
@@ -254,5 +367,7 @@ enum hml_status hml__lin_enet_solve(const struct hml__lin_design *d, enum hml_mo
     s.c = s.r + d->n;
     enum hml_status rc = mode == HML_MODE_REGRESSOR ? regress(&s, par, theta, err) : classify(&s, par, theta, err);
     hml_free(s.v);
+    hml_free(s.idx);
+    hml_free(s.M);
     return rc;
 }
