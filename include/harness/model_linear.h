@@ -15,6 +15,8 @@
  *   over the weighted training rows are left out and get coefficient 0.
  * - The intercept is never penalised. Sample weights multiply each row's loss; a weight
  *   of 2 is the same as the row appearing twice.
+ * - Two-class training data that holds one class only (by weight) has no finite optimum;
+ *   the fit is then the constant model giving that class probability 1 − 2e-9.
  * - Categorical codes are not understood (caps lack HML_CAP_CATEGORICAL): callers
  *   one-hot encode them. ±Inf in training inputs is refused.
  *

@@ -12,6 +12,8 @@
 #include "harness/log.h"
 #include "model_linear_int.h"
 
+#define ONE_CLASS_LOGIT 20.0 /* one-class training data: P(that class) = 1 − 2e-9 */
+
 static const struct hml_model_param lr_params[] = {
     {"C", HML_MP_NUM, "1.0", 1e-12, 1e12, NULL,
      "inverse strength of the L2 penalty on standardised coefficients (larger = weaker)"},
@@ -303,6 +305,20 @@ static void unpack(struct hml__linear *m, const struct hml__lin_design *x, const
     }
 }
 
+/* Binary data with one class has no finite optimum (the intercept runs off to infinity):
+ * returns true after setting a constant model that gives the class probability
+ * 1 − e^−ONE_CLASS_LOGIT, as the limit would. */
+static bool one_class(const struct hml__linear *m, const struct hml__lin_design *x, double *theta)
+{
+    if (m->mode != HML_MODE_CLASSIFIER || m->outs != 1) return false;
+    double w1 = 0;
+    for (size_t i = 0; i < x->n; i++) w1 += x->w[i] * x->y[i];
+    if (w1 > 0 && w1 < x->wsum) return false;
+    memset(theta, 0, x->p1 * sizeof *theta);
+    if (x->icpt) theta[0] = w1 > 0 ? ONE_CLASS_LOGIT : -ONE_CLASS_LOGIT;
+    return true;
+}
+
 static enum hml_status solve(struct hml__linear *m, const struct hml_fit_data *d, const struct hml_fit_ctl *ctl,
                              struct hml__lin_design *x, size_t *active, struct hml_error *err)
 {
@@ -310,7 +326,8 @@ static enum hml_status solve(struct hml__linear *m, const struct hml_fit_data *d
     enum hml_status rc = design_build(m, d, x, active, err);
     double *theta = rc ? NULL : hml_calloc(m->outs * x->p1 + 1, sizeof *theta);
     if (!rc && !theta) rc = hml__lin_oom(err);
-    if (!rc)
+    if (!rc && one_class(m, x, theta)) run.converged = true;
+    else if (!rc)
         rc = m->kind == HML__LIN_LOGISTIC ? hml__lin_logistic_solve(x, m->outs, &m->par, &run, theta, err)
                                           : hml__lin_enet_solve(x, m->mode, &m->par, &run, theta, err);
     if (!rc) {
