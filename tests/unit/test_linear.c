@@ -852,3 +852,64 @@ TEST(linear_separable_and_one_class_data_end)
     }
     ds_free(&d);
 }
+
+/* create → fit → predict → save → load → predict under one failing allocation; returns
+ * the first error (or HML_OK) and frees everything it made. */
+static enum hml_status lifecycle(const struct hml_model_vt *vt, enum hml_model_mode mode, const struct ds *d,
+                                 size_t per, struct hml_error *err)
+{
+    struct hml_model *m = NULL, *l = NULL;
+    struct hml_buf b = HML_BUF_INIT;
+    double *p = hml_malloc(d->rows * per * sizeof *p);
+    struct hml_fit_data fd = fit_data(d);
+    enum hml_status rc = p ? vt->create(NULL, mode, &m, err) : hml_fail(err, HML_ENOMEM, "test", "oom");
+    if (!rc) rc = vt->fit(m, &fd, NULL, err);
+    if (!rc) rc = vt->predict(m, d->x, d->rows, d->cols, p, err);
+    if (!rc) rc = vt->save(m, &b, err);
+    if (!rc) rc = vt->load(b.p, b.len, &l, err);
+    if (!rc) rc = vt->predict(l, d->x, d->rows, d->cols, p, err);
+    if (m) vt->free(m);
+    if (l) vt->free(l);
+    hml_buf_free(&b);
+    hml_free(p);
+    return rc;
+}
+
+TEST(linear_fail_nth_allocation_never_leaks)
+{
+    struct ds d = {0};
+    synth(&d, 60, 3);
+    for (size_t i = 0; i < d.rows; i++) {
+        d.y[i] = (double)(i % 3);
+        if (i % 5 == 0) d.x[i * 3 + 1] = NAN;
+    }
+    const struct hml_model_vt *vts[] = {&hml_model_logistic_regression, &hml_model_logistic_regression,
+                                        &hml_model_elastic_net, &hml_model_elastic_net};
+    enum hml_model_mode modes[] = {HML_MODE_CLASSIFIER, HML_MODE_CLASSIFIER, HML_MODE_CLASSIFIER, HML_MODE_REGRESSOR};
+    size_t classes[] = {3, 2, 2, 0};
+    for (int c = 0; c < 4; c++) {
+        for (size_t i = 0; i < d.rows; i++) d.y[i] = classes[c] ? (double)(i % classes[c]) : d.x[i * 3];
+        d.n_classes = classes[c];
+        size_t per = classes[c] > 2 ? classes[c] : 1, base = hml_alloc_live_bytes();
+        int failures = 0;
+        bool clean = false;
+        for (uint64_t n = 1; n < 1000 && !clean; n++) {
+            struct hml_error err;
+            hml_error_clear(&err);
+            hml_alloc_fail_at(n);
+            enum hml_status rc = lifecycle(vts[c], modes[c], &d, per, &err);
+            clean = !hml_alloc_failed();
+            hml_alloc_fail_at(0);
+            if (rc) {
+                T_EQ(rc, HML_ENOMEM);
+                T_OK(err.message[0] != 0);
+                failures++;
+            }
+            T_OK(clean == (rc == HML_OK));
+            T_EQ(hml_alloc_live_bytes(), base);
+        }
+        T_OK(clean);
+        T_OK(failures >= 8);
+    }
+    ds_free(&d);
+}

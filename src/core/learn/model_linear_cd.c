@@ -19,6 +19,7 @@
 #include "model_linear_int.h"
 
 #include <cblas.h>
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
@@ -42,8 +43,9 @@ struct cd {
     int budget;   /* sweeps left */
     struct hml__lin_run *run;
     double total; /* sweeps allowed in all, for progress */
-    /* direct solve on the active set; allocated on first use */
-    size_t *idx;
+    /* direct solve on the active set */
+    size_t m_max; /* most unknowns: min(p1, POLISH_MAX) */
+    size_t *idx;  /* m_max + 1 */
     double *M, *rhs;
 };
 
@@ -114,7 +116,7 @@ static size_t active_set(const struct cd *s, const double *theta)
 {
     size_t m = 0;
     for (size_t j = 0; j < s->d->p1; j++)
-        if ((j < s->d->icpt || theta[j] != 0) && m < POLISH_MAX + 1) s->idx[m++] = j;
+        if ((j < s->d->icpt || theta[j] != 0) && m <= s->m_max) s->idx[m++] = j; /* m_max + 1 = too many */
     return m;
 }
 
@@ -146,19 +148,12 @@ static void restricted_system(struct cd *s, const double *theta, size_t m)
  * held, then moves toward that solution as far as no sign flips — all the way, or until
  * the first coefficient reaches zero, which stays there. Both decrease the objective (it
  * is a convex quadratic along the segment). Returns 1 for the whole way, 0 for part of
- * it, −1 when nothing was done (set too large, singular system, out of memory). */
+ * it, −1 when nothing was done (set too large, or a singular system). */
 static int polish_step(struct cd *s, double *theta)
 {
     const struct hml__lin_design *d = s->d;
-    size_t m_max = d->p1 < POLISH_MAX ? d->p1 : POLISH_MAX;
-    if (!s->idx) {
-        s->idx = hml_malloc((m_max + 1) * sizeof *s->idx);
-        s->M = hml_malloc((m_max * m_max + m_max) * sizeof *s->M);
-        if (!s->idx || !s->M) return -1; /* only a shortcut: do without it */
-        s->rhs = s->M + m_max * m_max;
-    }
     size_t m = active_set(s, theta), stop = m;
-    if (m == 0 || m > m_max || (double)d->n * (double)m * (double)m > POLISH_FLOPS_MAX) return -1;
+    if (m == 0 || m > s->m_max || (double)d->n * (double)m * (double)m > POLISH_FLOPS_MAX) return -1;
     restricted_system(s, theta, m);
     if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'L', (lapack_int)m, 1, s->M, (lapack_int)m, s->rhs, (lapack_int)m) != 0)
         return -1;
@@ -253,12 +248,15 @@ static double logit_objective(const struct cd *s, const double *theta, double *e
 {
     const struct hml__lin_design *d = s->d;
     cblas_dgemv(CblasColMajor, CblasNoTrans, (int)d->n, (int)d->p1, 1.0, d->zf, (int)d->n, theta, 1, 0.0, eta, 1);
-    double f = 0;
+    double f = 0, lost = 0; /* Neumaier's compensated sum: the line search compares values */
     for (size_t i = 0; i < d->n; i++) {
         prob[i] = hml__lin_sigmoid(eta[i]);
-        if (d->w[i] != 0) f += d->w[i] * hml__lin_logloss(eta[i], d->y[i]);
+        if (d->w[i] == 0) continue;
+        double t = d->w[i] * hml__lin_logloss(eta[i], d->y[i]), sum = f + t;
+        lost += fabs(f) >= fabs(t) ? (f - sum) + t : (t - sum) + f;
+        f = sum;
     }
-    f /= d->wsum;
+    f = (f + lost) / d->wsum;
     for (size_t j = d->icpt; j < d->p1; j++) f += s->l1 * fabs(theta[j]) + 0.5 * s->l2 * theta[j] * theta[j];
     return f;
 }
@@ -326,10 +324,13 @@ static enum hml_status classify(struct cd *s, const struct hml__lin_params *par,
             s->run->converged = inner;
             break;
         }
+        /* near the optimum f stops telling steps apart: take the full step then */
+        double noise = 16 * DBL_EPSILON * (1 + sqrt((double)n)) * fabs(f);
         int ls = 0;
         for (; ls < LINE_SEARCH_STEPS; ls++, t *= 0.5) {
             for (size_t j = 0; j < p1; j++) next[j] = theta[j] + t * dir[j];
-            if ((fn = logit_objective(s, next, eta, prob)) <= f + ARMIJO * t * slope) break;
+            fn = logit_objective(s, next, eta, prob);
+            if ((fn <= f + ARMIJO * t * slope && fn < f) || (t == 1 && fabs(fn - f) <= noise)) break;
         }
         if (ls == LINE_SEARCH_STEPS) break;
         double step = 0;
@@ -361,13 +362,20 @@ enum hml_status hml__lin_enet_solve(const struct hml__lin_design *d, enum hml_mo
     }
     struct cd s = {.d = d, .l1 = par->alpha * par->l1_ratio, .l2 = par->alpha * (1 - par->l1_ratio),
                    .budget = par->max_iter, .run = run, .total = par->max_iter};
-    s.v = hml_malloc((2 * d->n + d->p1) * sizeof *s.v);
-    if (!s.v) return hml__lin_oom(err);
+    s.m_max = d->p1 < POLISH_MAX ? d->p1 : POLISH_MAX;
+    s.v = hml_malloc((2 * d->n + d->p1 + s.m_max * s.m_max + s.m_max) * sizeof *s.v);
+    s.idx = hml_malloc((s.m_max + 1) * sizeof *s.idx);
+    if (!s.v || !s.idx) {
+        hml_free(s.v);
+        hml_free(s.idx);
+        return hml__lin_oom(err);
+    }
     s.r = s.v + d->n;
     s.c = s.r + d->n;
+    s.M = s.c + d->p1;
+    s.rhs = s.M + s.m_max * s.m_max;
     enum hml_status rc = mode == HML_MODE_REGRESSOR ? regress(&s, par, theta, err) : classify(&s, par, theta, err);
     hml_free(s.v);
     hml_free(s.idx);
-    hml_free(s.M);
     return rc;
 }

@@ -35,6 +35,7 @@ struct logit {
     size_t D;     /* unknowns: K·p1 */
     double lam;   /* L2 weight of the non-intercept entries */
     double gauge; /* γ; 0 for the sigmoid */
+    double noise; /* relative rounding noise of f: below it f cannot rank two steps */
     double *eta;  /* n × K, column-major */
     double *prob; /* n × K */
     double *res;  /* n × K: w·(prob − onehot(y)) */
@@ -99,7 +100,7 @@ static double objective(struct logit *L, const double *theta)
     size_t n = d->n, K = L->K;
     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)K, (int)d->p1, 1.0, d->zf, (int)n, theta,
                 (int)d->p1, 0.0, L->eta, (int)n);
-    double f = 0;
+    double f = 0, lost = 0; /* Neumaier's compensated sum: line searches compare values of f */
     for (size_t i = 0; i < n; i++) {
         double loss;
         if (K == 1) {
@@ -109,9 +110,12 @@ static double objective(struct logit *L, const double *theta)
             double lse = softmax_row(L->eta + i, L->prob + i, n, K);
             loss = lse - L->eta[(size_t)d->y[i] * n + i];
         }
-        if (d->w[i] != 0) f += d->w[i] * loss; /* a zero weight must not meet an infinite loss */
+        if (d->w[i] == 0) continue; /* a zero weight must not meet an infinite loss */
+        double t = d->w[i] * loss, sum = f + t;
+        lost += fabs(f) >= fabs(t) ? (f - sum) + t : (t - sum) + f;
+        f = sum;
     }
-    return f + penalty(L, theta);
+    return f + lost + penalty(L, theta);
 }
 
 /* ∇f at the θ of the last objective() call. */
@@ -201,7 +205,7 @@ static bool line_search(struct logit *L, const double *theta, const double *dir,
         for (size_t j = 0; j < L->D; j++) out[j] = theta[j] + t * dir[j];
         double fn = objective(L, out);
         bool armijo = fn <= f + ARMIJO * t * slope && fn < f;
-        bool blind = t == 1 && fabs(fn - f) <= 16 * DBL_EPSILON * fabs(f);
+        bool blind = t == 1 && fabs(fn - f) <= L->noise * fabs(f);
         if (!armijo && !blind) continue;
         gradient(L, out, g_out);
         if (armijo || fabs(dot(g_out, dir, L->D)) < fabs(slope)) {
@@ -354,7 +358,7 @@ enum hml_status hml__lin_logistic_solve(const struct hml__lin_design *d, size_t 
     HML_ASSERT(outs == 1 || outs >= 3);
     HML_ASSERT(d->n > 0 && d->wsum > 0);
     struct logit L = {.d = d, .K = outs, .D = outs * d->p1, .lam = par->penalised ? 1.0 / par->C : 0.0,
-                      .gauge = outs > 1 ? 1.0 : 0.0};
+                      .gauge = outs > 1 ? 1.0 : 0.0, .noise = 16 * DBL_EPSILON * (1 + sqrt((double)d->n))};
     if (L.D == 0) { /* no intercept and no usable column: nothing to fit */
         run->converged = true;
         return HML_OK;
