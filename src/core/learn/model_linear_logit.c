@@ -12,7 +12,9 @@
  * that moved no entry of θ by more than tol·max(1, max|θ|) — a gradient test would need
  * the Hessian's smallest eigenvalue to mean anything for the coefficients — or when the
  * gradient is at rounding level, which is how separable problems end (their gradient
- * decays while the coefficients keep growing).
+ * decays while the coefficients keep growing), or when no step can be told apart from
+ * the current point any more (the answer is then as exact as rounding allows, and a
+ * tighter tol could not be met).
  */
 #include "model_linear_int.h"
 
@@ -253,7 +255,10 @@ static enum hml_status newton(struct logit *L, const struct hml__lin_params *par
         hessian(L, T, B, H);
         if (!newton_direction(H, H + D * D, D, g, dir)) break;
         double slope = dot(g, dir, D), t = 0;
-        if (!(slope < 0) || !line_search(L, theta, dir, f, slope, next, &f, g, &t)) break; /* at rounding level */
+        if (!(slope < 0) || !line_search(L, theta, dir, f, slope, next, &f, g, &t)) {
+            run->converged = true; /* neither f nor its slope can see a better point: as close as rounding allows */
+            break;
+        }
         /* a full Newton step this small leaves an error of about its square */
         bool done = t == 1 && small_step(theta, next, D, par->tol);
         memcpy(theta, next, D * sizeof *theta);
@@ -307,7 +312,10 @@ static enum hml_status lbfgs(struct logit *L, const struct hml__lin_params *par,
         lbfgs_direction(S, Y, rho, pairs, head, D, g, dir, a);
         double slope = dot(g, dir, D), fn, t = 0;
         if (!(slope < 0) || !line_search(L, theta, dir, f, slope, next, &fn, gn, &t)) {
-            if (pairs == 0) break; /* even steepest descent makes no progress: rounding level */
+            if (pairs == 0) { /* not even steepest descent finds a better point: as close as rounding allows */
+                run->converged = true;
+                break;
+            }
             pairs = 0;             /* stale curvature: restart from steepest descent */
             continue;
         }
