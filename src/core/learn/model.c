@@ -19,8 +19,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 extern const struct hml_model_vt hml_model_xgboost;
 extern const struct hml_model_vt hml_model_random_forest;
 extern const struct hml_model_vt hml_model_lightgbm;
-extern const struct hml_model_vt hml_model_logistic_regression __attribute__((weak));
-extern const struct hml_model_vt hml_model_elastic_net __attribute__((weak));
+extern const struct hml_model_vt hml_model_logistic_regression;
+extern const struct hml_model_vt hml_model_elastic_net;
 extern const struct hml_model_vt hml_model_mlp __attribute__((weak));
 
 static enum hml_status add(const struct hml_model_vt *vt, struct hml_error *err)
