@@ -21,11 +21,7 @@ step configure suggest_cv
 step configure backtest --cv_strategy stratified_kfold --n_folds 5 --seed 42
 step models add --name xgb --preset xgboost_classifier --params '{"n_estimators": 200, "max_depth": 3}'
 step models add --name lgb --preset lightgbm_classifier --params '{"n_estimators": 200, "num_leaves": 15}'
-if "$H" models presets --format json 2>/dev/null | grep -q '"logistic_regression","type":"logistic_regression","mode":"classifier","available":true'; then
-  step models add --name logreg --preset logistic_regression
-else
-  step models add --name rf --preset random_forest_classifier
-fi
+step models add --name logreg --preset logistic_regression
 step data snapshot --name before_first_backtest
 step pipeline run_backtest
 step pipeline run_backtest --detail full
