@@ -106,7 +106,10 @@ static enum hml_status fit_seed(const struct run_ctx *c, const struct model_ctx 
         .levels = hml_design_levels(d->design), .y = d->y_train, .w = d->w_train,
         .n_classes = m->mode == HML_MODE_CLASSIFIER ? c->r->n_classes : 0,
     };
-    struct hml_fit_ctl ctl = {.cancel = c->o->cancel, .nthread = c->o->nthread, .seed = c->seed + (uint64_t)s};
+    /* On small data, waking worker threads every boosting round costs more than
+     * they save (Titanic, lightgbm preset: 2.5 s on two threads, 0.18 s on one). */
+    int nthread = c->o->nthread > 0 ? c->o->nthread : (double)f->train_n * (double)d->cols < 2e6 ? 1 : 0;
+    struct hml_fit_ctl ctl = {.cancel = c->o->cancel, .nthread = nthread, .seed = c->seed + (uint64_t)s};
     rc = m->vt->fit(model, &fd, &ctl, err);
     if (!rc) rc = m->vt->predict(model, d->x_test, f->test_n, d->cols, tmp, err);
     m->vt->free(model);
