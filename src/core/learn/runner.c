@@ -385,45 +385,110 @@ static size_t total_test(const struct hml_cv_folds *f)
     return n;
 }
 
-/* Runs every fold of one model. A backend failure marks the model failed and the
- * run goes on; configuration errors, guardrails and cancellation stop the run. */
-static enum hml_status run_model(struct run_ctx *c, struct model_ctx *m, struct hml_error *err)
+/* ---- fitting every (model, fold) pair ----------------------------------------------------------------- */
+
+/* The pairs are independent, so they are handed to workers from one queue; each
+ * writes its own slice of the model's fold predictions. A backend failure marks
+ * its model failed and the others go on; anything else (a guardrail, a config
+ * error, cancellation) stops the run. */
+struct queue {
+    struct run_ctx *c;
+    struct model_ctx *ms;
+    size_t nmodels, next;
+    size_t *offset;          /* start of each fold's slice in fold_pred */
+    enum hml_status rc;      /* first fatal error                       */
+    struct hml_error err;
+};
+
+static void finish_job(struct queue *q, struct model_ctx *m, size_t f, enum hml_status rc, const struct hml_error *e)
+{
+    struct run_ctx *c = q->c;
+    pthread_mutex_lock(&c->mu);
+    c->done++;
+    if (rc && cancelled(c->o)) rc = cancel_error(&q->err), q->rc = q->rc ? q->rc : rc;
+    else if ((rc == HML_EBACKEND || rc == HML_ENOMEM) && !m->failed) {
+        m->failed = true;
+        snprintf(m->out->error, sizeof m->out->error, "%s", e->message);
+        snprintf(m->out->hint, sizeof m->out->hint, "%s", e->hint);
+    } else if (rc && !q->rc) {
+        q->rc = rc;
+        q->err = *e;
+    }
+    if (c->o->progress && !q->rc) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "fold %zu/%zu · %s", f + 1, c->r->folds->n, m->out->name);
+        c->o->progress(c->o->progress_ud, (double)c->done, (double)c->total, msg);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void *worker(void *arg)
+{
+    struct queue *q = arg;
+    struct run_ctx *c = q->c;
+    size_t nf = c->r->folds->n;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        size_t j = q->next++;
+        bool stop = q->rc || j >= q->nmodels * nf || cancelled(c->o);
+        if (!q->rc && cancelled(c->o)) q->rc = cancel_error(&q->err);
+        struct model_ctx *m = stop ? NULL : &q->ms[j / nf];
+        bool skip = m && m->failed;
+        pthread_mutex_unlock(&c->mu);
+        if (stop) break;
+        if (skip) continue;
+        size_t f = j % nf;
+        struct hml_error e;
+        hml_error_clear(&e);
+        enum hml_status rc = hml__run_fold(c, m, &c->r->folds->folds[f], m->out->fold_pred + q->offset[f], &e);
+        finish_job(q, m, f, rc, &e);
+    }
+    return NULL;
+}
+
+/* Two workers when folds are small enough to fit on one thread each (the machine
+ * has two cores); one otherwise, letting the backend use its own threads. */
+static int worker_count(const struct run_ctx *c)
+{
+    if (c->o->nthread > 0) return 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double cells = (double)c->ft->nrows * (double)c->ft->ncols;
+    return cores >= 2 && cells < 2e6 && c->total > 1 ? 2 : 1;
+}
+
+static enum hml_status fit_all(struct run_ctx *c, struct model_ctx *ms, size_t n, struct hml_error *err)
 {
     struct hml_run *r = c->r;
-    double t0 = now_s();
-    m->out->fold_pred = hml_malloc((total_test(r->folds) * r->k + 1) * sizeof *m->out->fold_pred);
-    m->out->oof = hml_malloc((r->rows * r->k + 1) * sizeof *m->out->oof);
-    if (!m->out->fold_pred || !m->out->oof) return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
-    double *fp = m->out->fold_pred;
-    enum hml_status rc = HML_OK;
-    for (size_t f = 0; f < r->folds->n && !rc; f++) {
-        const struct hml_cv_fold *fold = &r->folds->folds[f];
-        if (cancelled(c->o)) return cancel_error(err);
-        rc = hml__run_fold(c, m, fold, fp, err);
-        fp += fold->test_n * r->k;
-        c->done++;
-        if (c->o->progress) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "fold %zu/%zu · %s", f + 1, r->folds->n, m->out->name);
-            c->o->progress(c->o->progress_ud, (double)c->done, (double)c->total, msg);
-        }
+    size_t nf = r->folds->n, width = total_test(r->folds) * r->k;
+    struct queue q = {.c = c, .ms = ms, .nmodels = n};
+    q.offset = hml_malloc((nf + 1) * sizeof *q.offset);
+    if (!q.offset) return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
+    for (size_t f = 0, off = 0; f < nf; off += r->folds->folds[f].test_n * r->k, f++) q.offset[f] = off;
+    for (size_t i = 0; i < n; i++) {
+        ms[i].out->fold_pred = hml_malloc((width + 1) * sizeof *ms[i].out->fold_pred);
+        ms[i].out->oof = hml_malloc((r->rows * r->k + 1) * sizeof *ms[i].out->oof);
+        if (!ms[i].out->fold_pred || !ms[i].out->oof) q.rc = hml_fail(&q.err, HML_ENOMEM, "backtest", "out of memory");
     }
-    if (rc && cancelled(c->o)) return cancel_error(err);
-    if (rc == HML_EBACKEND || rc == HML_ENOMEM) {
-        /* The model failed; the others still count. */
-        snprintf(m->out->error, sizeof m->out->error, "%s", err->message);
-        snprintf(m->out->hint, sizeof m->out->hint, "%s", err->hint);
-        c->done += r->folds->n; /* keep progress monotone over the skipped folds */
-        hml_error_clear(err);
-        return HML_OK;
-    }
-    if (rc) return rc;
-    rc = pool(r, m->out->fold_pred, m->out->oof, err);
-    if (!rc) rc = evaluate(r, m->out->oof, m->out->fold_pred, &m->out->metrics, &m->out->fold_metrics, err);
-    m->out->ok = !rc;
-    m->out->seconds = now_s() - t0;
+    pthread_t tid;
+    bool spawned = !q.rc && worker_count(c) > 1 && pthread_create(&tid, NULL, worker, &q) == 0;
+    if (!q.rc) worker(&q);
+    if (spawned) pthread_join(tid, NULL);
+    hml_free(q.offset);
+    if (q.rc) *err = q.err;
+    return q.rc;
+}
+
+/* Pools and scores one model after its folds are in. */
+static enum hml_status finish_model(struct run_ctx *c, struct model_ctx *m, double seconds, struct hml_error *err)
+{
+    struct hml_run *r = c->r;
+    m->out->seconds = seconds;
     r->fits += m->out->fits;
     r->cache_hits += m->out->cache_hits;
+    if (m->failed) return HML_OK;
+    enum hml_status rc = pool(r, m->out->fold_pred, m->out->oof, err);
+    if (!rc) rc = evaluate(r, m->out->oof, m->out->fold_pred, &m->out->metrics, &m->out->fold_metrics, err);
+    m->out->ok = !rc;
     return rc;
 }
 
@@ -572,7 +637,10 @@ static enum hml_status run_models(struct run_ctx *c, struct hml_error *err)
         r->models[i].in_ensemble = !excluded_from_ensemble(c->root, names[i], ms[i].def);
         rc = setup_model(c, &ms[i], err);
     }
-    for (size_t i = 0; i < n && !rc; i++) rc = run_model(c, &ms[i], err);
+    double t0 = now_s();
+    if (!rc) rc = fit_all(c, ms, n, err);
+    /* Folds interleave across models, so each model is charged an equal share. */
+    for (size_t i = 0; i < n && !rc; i++) rc = finish_model(c, &ms[i], (now_s() - t0) / (double)n, err);
     for (size_t i = 0; i < n; i++) model_ctx_fini(&ms[i]);
     hml_free(ms);
     return rc;
@@ -583,7 +651,7 @@ enum hml_status hml_backtest(const struct hml_run_opts *o, struct hml_run **out,
     double t0 = now_s();
     struct hml_run *r = hml_calloc(1, sizeof *r);
     if (!r) return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
-    struct run_ctx c = {.o = o, .r = r, .root = o->config};
+    struct run_ctx c = {.o = o, .r = r, .root = o->config, .mu = PTHREAD_MUTEX_INITIALIZER};
     c.seed = (uint64_t)hml_json_int(json_object_get(o->config, "backtest"), "seed", 42);
     struct hml_frame *ft = NULL;
     enum hml_status rc = setup_run(&c, &ft, err);

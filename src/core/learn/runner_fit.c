@@ -63,7 +63,7 @@ static enum hml_status class_weights(const struct run_ctx *c, const struct model
     return HML_OK;
 }
 
-static enum hml_status build(const struct run_ctx *c, const struct model_ctx *m, const struct hml_cv_fold *f,
+static enum hml_status build(struct run_ctx *c, const struct model_ctx *m, const struct hml_cv_fold *f,
                              struct fold_data *d, struct hml_error *err)
 {
     struct hml_design_opts dopt = {.onehot = !(m->vt->caps & HML_CAP_CATEGORICAL)};
@@ -71,7 +71,9 @@ static enum hml_status build(const struct run_ctx *c, const struct model_ctx *m,
     enum hml_status rc = hml_design_fit(c->ft, (const char *const *)m->features, m->nfeatures, f->train, f->train_n,
                                         &dopt, &d->design, &notes, err);
     /* The notes of the first fold speak for all: the same columns fail everywhere. */
+    pthread_mutex_lock(&c->mu);
     if (!rc && notes.len && !m->out->notes[0]) snprintf(m->out->notes, sizeof m->out->notes, "%s", hml_buf_str(&notes));
+    pthread_mutex_unlock(&c->mu);
     hml_buf_free(&notes);
     if (rc) return rc;
     d->cols = hml_design_cols(d->design);
@@ -123,24 +125,26 @@ enum hml_status hml__run_fold(struct run_ctx *c, struct model_ctx *m, const stru
     char key[65];
     hml__cache_key(c, m, f, key);
     if (hml__cache_get(c, key, pred, n)) {
+        pthread_mutex_lock(&c->mu);
         m->out->cache_hits++;
+        pthread_mutex_unlock(&c->mu);
         return HML_OK;
     }
     struct fold_data d = {0};
     double *tmp = hml_malloc((n + 1) * sizeof *tmp);
     enum hml_status rc = tmp ? build(c, m, f, &d, err) : hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
-    if (!rc) {
-        memset(pred, 0, n * sizeof *pred);
-        m->out->nfeatures = d.cols;
-    }
+    if (!rc) memset(pred, 0, n * sizeof *pred);
     /* n_seeds copies with different seeds, averaged: less variance, same bias. */
     for (int s = 0; !rc && s < m->n_seeds; s++) {
         rc = fit_seed(c, m, f, &d, s, tmp, err);
         for (size_t i = 0; !rc && i < n; i++) pred[i] += tmp[i] / m->n_seeds;
     }
     if (!rc) {
+        pthread_mutex_lock(&c->mu);
         m->out->fits++;
+        m->out->nfeatures = d.cols;
         rc = hml__cache_defer(c, key, pred, n, err);
+        pthread_mutex_unlock(&c->mu);
     }
     fold_data_fini(&d);
     hml_free(tmp);

@@ -3,6 +3,8 @@
 #ifndef HML_RUNNER_INT_H
 #define HML_RUNNER_INT_H
 
+#include <pthread.h>
+
 #include "harness/runner.h"
 #include "harness/model.h"
 #include "harness/buf.h"
@@ -17,10 +19,13 @@ struct run_ctx {
     size_t done, total;           /* progress over (model, fold) pairs               */
     struct pending *pending;      /* cache entries to write when the run succeeds    */
     size_t pending_n, pending_cap;
+    pthread_mutex_t mu;           /* guards the fields above and every model's counters,
+                                     notes and failure while folds fit in parallel      */
 };
 
 /* One model's resolved definition. */
 struct model_ctx {
+    bool failed;                  /* a fold failed in the backend: skip the rest       */
     struct hml_run_model *out;
     const json_t *def;
     const struct hml_model_vt *vt;
