@@ -119,6 +119,7 @@ static enum hml_status lex_number(struct hml__lex *lx, struct hml__tok *t)
     }
     while (s < lx->end && (is_name_char((unsigned char)*s) || *s == '.')) s++, bad = true;
     t->len = (size_t)(s - lx->p);
+    t->k = TK_NUM;
     if (bad || t->len >= 64) {
         char tmp[64];
         return hml__xfail(lx->err, HML_EINVAL, t->at,

@@ -1,0 +1,405 @@
+/* Unit tests for the formula language (expr_*.c).
+ *
+ * Values are checked against tests/fixtures/expr/cases.json, which
+ * tests/fixtures/expr/gen_expr.py computes with pandas/numpy on the same data
+ * (data.csv, one.csv). Errors are checked for code, position, suggestion and hint. */
+#include "t.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#include "harness/alloc.h"
+#include "harness/expr.h"
+#include "harness/frame.h"
+#include "harness/fsx.h"
+#include "harness/io.h"
+#include "harness/json.h"
+
+#define FIXTURES "tests/fixtures/expr/"
+
+static struct hml_frame *load(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, FIXTURES "%s.csv", name);
+    struct hml_error err;
+    hml_error_clear(&err);
+    struct hml_frame *f = NULL;
+    struct hml_ingest_report rep = {0};
+    T_RC(hml_csv_read_file(path, NULL, &f, &rep, &err), &err);
+    hml_ingest_report_fini(&rep);
+    return f;
+}
+
+/* Parses and evaluates src on f; fails the test on any error. */
+static struct hml_column *eval_ok(const char *src, const struct hml_frame *f,
+                                  const struct hml_expr_env *env)
+{
+    struct hml_error err;
+    hml_error_clear(&err);
+    struct hml_expr *e = NULL;
+    if (hml_expr_parse(src, &e, &err))
+        t_failf(__FILE__, __LINE__, "parse '%s': %s (hint: %s)", src, err.message, err.hint);
+    struct hml_column *c = NULL;
+    if (hml_expr_eval(e, f, env, &c, &err))
+        t_failf(__FILE__, __LINE__, "eval '%s': %s (hint: %s)", src, err.message, err.hint);
+    hml_expr_free(e);
+    return c;
+}
+
+/* Parses (and, when f is given, evaluates) src expecting failure; returns the error. */
+static struct hml_error fail_with(const char *src, const struct hml_frame *f,
+                                  const struct hml_expr_env *env)
+{
+    struct hml_error err;
+    hml_error_clear(&err);
+    struct hml_expr *e = NULL;
+    enum hml_status rc = hml_expr_parse(src, &e, &err);
+    if (!rc && f) {
+        struct hml_column *c = NULL;
+        rc = hml_expr_eval(e, f, env, &c, &err);
+        hml_column_unref(c);
+    }
+    hml_expr_free(e);
+    if (!rc) t_failf(__FILE__, __LINE__, "'%s' should have failed", src);
+    if (!err.message[0]) t_failf(__FILE__, __LINE__, "'%s' failed without a message", src);
+    if (rc != HML_ENOMEM && !err.hint[0])
+        t_failf(__FILE__, __LINE__, "'%s' failed without a hint: %s", src, err.message);
+    return err;
+}
+
+/* ---- values against pandas ---------------------------------------------------------- */
+
+static enum hml_type type_named(const char *s)
+{
+    enum hml_type t = HML_TYPE_F64;
+    if (!strcmp(s, "int")) t = HML_TYPE_I64;
+    else if (!strcmp(s, "bool")) t = HML_TYPE_BOOL;
+    else if (!strcmp(s, "string")) t = HML_TYPE_STR;
+    else if (!strcmp(s, "date")) t = HML_TYPE_DATE;
+    return t;
+}
+
+/* Compares one row with its expected JSON value; returns a description of the mismatch
+ * in buf, or NULL when equal. */
+static const char *row_mismatch(const struct hml_column *c, size_t r, const json_t *want,
+                                char *buf, size_t cap)
+{
+    char got[128];
+    hml_column_format(c, r, got, sizeof got);
+    bool null = hml_column_is_null(c, r);
+    if (json_is_null(want)) {
+        if (null) return NULL;
+        snprintf(buf, cap, "want null, got '%s'", got);
+        return buf;
+    }
+    if (null) {
+        snprintf(buf, cap, "want a value, got null");
+        return buf;
+    }
+    bool ok = false;
+    switch (c->type) {
+    case HML_TYPE_F64: {
+        double w = json_number_value(want), g = hml_f64(c)[r];
+        ok = fabs(g - w) <= 1e-12 * (fabs(w) > 1 ? fabs(w) : 1);
+        break;
+    }
+    case HML_TYPE_I64: ok = json_is_integer(want) && hml_i64(c)[r] == json_integer_value(want); break;
+    case HML_TYPE_BOOL: ok = json_is_boolean(want) && hml_bool(c)[r] == json_is_true(want); break;
+    case HML_TYPE_STR:
+    case HML_TYPE_DATE: ok = json_is_string(want) && !strcmp(got, json_string_value(want)); break;
+    }
+    if (ok) return NULL;
+    char *w = json_dumps(want, JSON_ENCODE_ANY);
+    snprintf(buf, cap, "want %s, got '%s'", w ? w : "?", got);
+    hml_free(w);
+    return buf;
+}
+
+static void check_case(const json_t *cs, const struct hml_frame *f)
+{
+    const char *src = json_string_value(json_object_get(cs, "formula"));
+    enum hml_type want_t = type_named(json_string_value(json_object_get(cs, "type")));
+    const json_t *values = json_object_get(cs, "values");
+    struct hml_error err;
+    hml_error_clear(&err);
+    struct hml_expr *e = NULL;
+    enum hml_type checked;
+    if (hml_expr_parse(src, &e, &err) || hml_expr_check(e, f, NULL, &checked, &err))
+        t_failf(__FILE__, __LINE__, "'%s': %s (hint: %s)", src, err.message, err.hint);
+    hml_expr_free(e);
+    struct hml_column *c = eval_ok(src, f, NULL);
+    if (c->type != want_t || checked != want_t)
+        t_failf(__FILE__, __LINE__, "'%s': type %s (checked %s), want %s", src,
+                hml_type_name(c->type), hml_type_name(checked), hml_type_name(want_t));
+    T_EQ(c->n, json_array_size(values));
+    size_t nulls = 0;
+    for (size_t r = 0; r < c->n; r++) {
+        char buf[256];
+        const char *why = row_mismatch(c, r, json_array_get(values, r), buf, sizeof buf);
+        if (why) t_failf(__FILE__, __LINE__, "'%s' row %zu: %s", src, r, why);
+        nulls += hml_column_is_null(c, r);
+    }
+    /* The column's own bookkeeping must agree with its bitmap. */
+    T_EQ(c->null_count, nulls);
+    T_OK(nulls > 0 || c->valid == NULL);
+    hml_column_unref(c);
+}
+
+TEST(expr_pandas_reference)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_read_file(FIXTURES "cases.json", 1u << 24, &text, &len, &err), &err);
+    json_t *doc = NULL;
+    T_RC(hml_json_parse(text, len, &doc, &err), &err);
+    hml_free(text);
+    struct hml_frame *main_f = load("data"), *one = load("one");
+    const json_t *cases = json_object_get(doc, "cases");
+    T_OK(json_array_size(cases) >= 190);
+    size_t i;
+    const json_t *cs;
+    json_array_foreach(cases, i, cs) {
+        const char *data = json_string_value(json_object_get(cs, "data"));
+        check_case(cs, !strcmp(data, "one") ? one : main_f);
+    }
+    printf("# expr: %zu formulas match pandas\n", json_array_size(cases));
+    json_decref(doc);
+    hml_frame_free(main_f);
+    hml_frame_free(one);
+}
+
+TEST(expr_fixture_types)
+{
+    /* The reference assumes these inferred types; a change in CSV inference must show. */
+    struct hml_frame *f = load("data");
+    static const struct { const char *name; enum hml_type t; } want[] = {
+        {"a", HML_TYPE_F64}, {"i", HML_TYPE_I64}, {"k", HML_TYPE_I64}, {"s", HML_TYPE_STR},
+        {"d", HML_TYPE_DATE}, {"flag", HML_TYPE_BOOL}, {"x y", HML_TYPE_F64}, {"z", HML_TYPE_F64},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        long idx = hml_frame_find(f, want[i].name);
+        T_OK(idx >= 0);
+        T_EQ(f->cols[idx]->type, want[i].t);
+    }
+    T_EQ(f->nrows, 12);
+    T_EQ(f->cols[hml_frame_find(f, "z")]->null_count, 12);
+    hml_frame_free(f);
+}
+
+/* ---- small frames built in code ------------------------------------------------------ */
+
+static void add(struct hml_frame *f, const char *name, struct hml_column *c)
+{
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_frame_add(f, name, c, &err), &err);
+    hml_column_unref(c);
+}
+
+/* NAN marks a null. */
+static struct hml_column *fcol(const double *v, size_t n)
+{
+    struct hml_column *c = hml_column_new(HML_TYPE_F64, n);
+    T_OK(c != NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v[i])) T_OK(hml_column_set_null(c, i));
+        else hml_f64(c)[i] = v[i];
+    }
+    return c;
+}
+
+static struct hml_column *icol(const int64_t *v, size_t n)
+{
+    struct hml_column *c = hml_column_new(HML_TYPE_I64, n);
+    T_OK(c != NULL);
+    for (size_t i = 0; i < n; i++) hml_i64(c)[i] = v[i];
+    return c;
+}
+
+/* NULL marks a null. */
+static struct hml_column *scol(const char *const *v, size_t n)
+{
+    struct hml_column *c = hml_column_new(HML_TYPE_STR, n);
+    T_OK(c != NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i]) T_OK(hml_column_set_null(c, i));
+        else T_OK((hml_codes(c)[i] = hml_dict_intern(c->dict, v[i], strlen(v[i]))) >= 0);
+    }
+    return c;
+}
+
+/* fare, age, sex, Pclass, `prix €`, d: five passengers with some nulls. */
+static struct hml_frame *passengers(void)
+{
+    struct hml_frame *f = hml_frame_new();
+    double fare[] = {7.25, 71.28, NAN, 53.1, 8.05};
+    int64_t age[] = {22, 38, 26, 35, 35};
+    const char *sex[] = {"male", "female", "female", NULL, "male"};
+    int64_t pclass[] = {3, 1, 3, 1, 3};
+    struct hml_column *d = hml_column_new(HML_TYPE_DATE, 5);
+    for (int i = 0; i < 5; i++) hml_days(d)[i] = hml_date_from_ymd(2020, 1, 1 + i);
+    add(f, "fare", fcol(fare, 5));
+    add(f, "age", icol(age, 5));
+    add(f, "sex", scol(sex, 5));
+    add(f, "Pclass", icol(pclass, 5));
+    add(f, "prix €", fcol(fare, 5));
+    add(f, "d", d);
+    return f;
+}
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+TEST(expr_error_unknown_column)
+{
+    struct hml_frame *f = passengers();
+    struct hml_error err = fail_with("log(1 + Fare)", f, NULL);
+    T_EQ(err.code, HML_ENOTFOUND);
+    T_STREQ(err.message, "unknown column 'Fare' at 1:9 — did you mean 'fare'?");
+    T_STREQ(err.did_you_mean, "fare");
+    T_CONTAINS(err.hint, "did you mean 'fare'?");
+    T_CONTAINS(err.valid, "Pclass");
+    T_STREQ(err.where, "expr");
+    /* Lines and columns count characters, not bytes, across line breaks. */
+    err = fail_with("`prix €` +\n  agee", f, NULL);
+    T_STREQ(err.message, "unknown column 'agee' at 2:3 — did you mean 'age'?");
+    err = fail_with("`prix €` + pclas", f, NULL);
+    T_STREQ(err.message, "unknown column 'pclas' at 1:12 — did you mean 'Pclass'?");
+    /* Nothing close: no suggestion, but the valid names. */
+    err = fail_with("zzzzzz * 2", f, NULL);
+    T_STREQ(err.message, "unknown column 'zzzzzz' at 1:1");
+    T_STREQ(err.did_you_mean, "");
+    T_CONTAINS(err.hint, "valid: fare, age, sex, Pclass");
+    hml_frame_free(f);
+}
+
+TEST(expr_error_unknown_function)
+{
+    struct hml_error err = fail_with("fare + sqr(fare)", NULL, NULL);
+    T_EQ(err.code, HML_EINVAL);
+    T_STREQ(err.message, "unknown function 'sqr' at 1:8 — did you mean 'sqrt'?");
+    T_STREQ(err.did_you_mean, "sqrt");
+    T_CONTAINS(err.valid, "winsorize");
+    T_CONTAINS(err.valid, "dayofweek");
+    T_CONTAINS(err.hint, "valid: abs, log");
+    err = fail_with("system('rm -rf /')", NULL, NULL);
+    T_STREQ(err.message, "unknown function 'system' at 1:1");
+    err = fail_with("np.log(fare)", NULL, NULL);
+    T_STREQ(err.message, "unexpected character '.' at 1:3");
+    T_CONTAINS(err.hint, "backticks");
+}
+
+TEST(expr_error_arity)
+{
+    struct hml_error err = fail_with("clip(fare, 0)", NULL, NULL);
+    T_EQ(err.code, HML_EINVAL);
+    T_STREQ(err.message, "function 'clip' takes 3 arguments, got 2 at 1:1");
+    T_STREQ(err.hint, "signature: clip(x, lo, hi)");
+    err = fail_with("1 + round(fare, 1, 2)", NULL, NULL);
+    T_STREQ(err.message, "function 'round' takes 1 to 2 arguments, got 3 at 1:5");
+    T_STREQ(err.hint, "signature: round(x[, digits])");
+    err = fail_with("coalesce(fare)", NULL, NULL);
+    T_STREQ(err.message, "function 'coalesce' takes at least 2 arguments, got 1 at 1:1");
+    err = fail_with("abs()", NULL, NULL);
+    T_STREQ(err.message, "function 'abs' takes 1 argument, got 0 at 1:1");
+    err = fail_with("where(fare > 1, 1)", NULL, NULL);
+    T_STREQ(err.message, "function 'where' takes 3 arguments, got 2 at 1:1");
+    T_STREQ(err.hint, "signature: where(cond, a, b)");
+}
+
+TEST(expr_error_types)
+{
+    struct hml_frame *f = passengers();
+    struct hml_error err = fail_with("fare + sex", f, NULL);
+    T_EQ(err.code, HML_EINVAL);
+    T_STREQ(err.message, "'+' expects numbers, got string at 1:8");
+    T_CONTAINS(err.hint, "str_len");
+    err = fail_with("sex and age > 3", f, NULL);
+    T_STREQ(err.message, "'and' expects a bool (true/false), got string at 1:1");
+    T_CONTAINS(err.hint, "compare it first");
+    err = fail_with("fare * log(sex)", f, NULL);
+    T_STREQ(err.message, "argument 1 of log() must be a number, got string at 1:12");
+    T_STREQ(err.hint, "signature: log(x) = log(|x| + 1)");
+    err = fail_with("age == 'x'", f, NULL);
+    T_STREQ(err.message, "'==' cannot compare int with string at 1:5");
+    err = fail_with("d > '2020-13-01'", f, NULL);
+    T_STREQ(err.message, "'2020-13-01' is not a date at 1:5");
+    T_CONTAINS(err.hint, "YYYY-MM-DD");
+    err = fail_with("if(age > 1, sex, age)", f, NULL);
+    T_STREQ(err.message, "if() mixes string and int at 1:18");
+    err = fail_with("age == null", f, NULL);
+    T_STREQ(err.message, "comparing with null is always null at 1:5");
+    T_CONTAINS(err.hint, "isnull(x)");
+    err = fail_with("year(age)", f, NULL);
+    T_STREQ(err.message, "argument 1 of year() must be a date, got int at 1:6");
+    err = fail_with("if(age, 1, 2)", f, NULL);
+    T_STREQ(err.message, "argument 1 of if() must be a bool, got int at 1:4");
+    err = fail_with("d + 1", f, NULL);
+    T_STREQ(err.message, "'+' expects numbers, got date at 1:1");
+    T_CONTAINS(err.hint, "date - date gives days");
+    err = fail_with("sex in [1, 2]", f, NULL);
+    T_STREQ(err.message, "'in' list holds a int but the value tested is a string at 1:9");
+    err = fail_with("not fare", f, NULL);
+    T_STREQ(err.message, "'not' expects a bool (true/false), got float at 1:5");
+    hml_frame_free(f);
+}
+
+TEST(expr_error_syntax)
+{
+    static const struct { const char *src, *message, *hint; } cases[] = {
+        {"'abc", "unterminated string at 1:1", "single quote"},
+        {"fare + \"abc", "unterminated string at 1:8", "double quote"},
+        {"`abc + 1", "unterminated `name` at 1:1", "backtick"},
+        {"fare +", "unexpected end of formula at 1:7", "expected a value"},
+        {"fare + )", "unexpected ')' at 1:8", "expected a value"},
+        {"fare age", "unexpected 'age' at 1:6", "expected an operator"},
+        {"(fare + 1", "expected ')', found end of formula at 1:10", "opened at 1:1"},
+        {"abs(fare", "expected ')', found end of formula at 1:9", "opened at 1:4"},
+        {"fare = 1", "unexpected character '=' at 1:6", "'=='"},
+        {"fare && age", "unexpected character '&' at 1:6", "'and'"},
+        {"fare ^ 2", "unexpected character '^' at 1:6", "'**'"},
+        {"2fare", "malformed number '2fare' at 1:1", "'*'"},
+        {"1e+", "malformed number '1e+' at 1:1", "2e-3"},
+        {"1 < fare < 3", "a comparison cannot follow another comparison at 1:10", "(a < b) and"},
+        {"  \n ", "empty formula", "write an expression"},
+        {"fare in []", "empty list at 1:9", "at least one value"},
+        {"fare in [1, age]", "list values must be literals at 1:13", "literals"},
+        {"fare in [null]", "null cannot be a list value at 1:10", "isnull"},
+        {"fare in 3", "unexpected '3' at 1:9", "x in [1, 2, 3]"},
+        {"fare not 3", "unexpected '3' at 1:10", "not in"},
+        {"round(fare, 1.5)", "round() digits must be a whole number from -15 to 15 at 1:13", "round(x, 2)"},
+        {"round(fare, 16)", "round() digits must be a whole number from -15 to 15 at 1:13", "round(x, 2)"},
+        {"round(fare, age)", "argument 2 of round() must be a number literal at 1:13", "signature"},
+        {"winsorize(fare, 0.9, 0.1)", "winsorize() quantiles must satisfy 0 <= lo_q <= hi_q <= 1, got 0.9 and 0.1 at 1:17", "0.99"},
+        {"winsorize(fare, -0.1, 1)", "winsorize() quantiles must satisfy 0 <= lo_q <= hi_q <= 1, got -0.1 and 1 at 1:17", "0.99"},
+        {"str_contains(sex, sex)", "argument 2 of str_contains() must be a 'string' literal at 1:19", "signature"},
+        {"str_extract(sex, '(a')", "bad pattern in str_extract(): missing ')' at 1:18", "supported"},
+        {"str_extract(sex, 'a)')", "bad pattern in str_extract(): unbalanced ')' at 1:18", "supported"},
+        {"str_extract(sex, '(a)\\1')", "bad pattern in str_extract(): back-references (\\1) are not supported at 1:18", "supported"},
+        {"str_extract(sex, '\\bx')", "bad pattern in str_extract(): word boundaries (\\b) are not supported at 1:18", "supported"},
+        {"str_extract(sex, '(?=x)')", "bad pattern in str_extract(): only (?:...) is supported among (?...) groups (no look-around or flags) at 1:18", "supported"},
+        {"str_extract(sex, 'a**')", "bad pattern in str_extract(): multiple repeat: a quantifier cannot follow a quantifier at 1:18", "supported"},
+        {"str_extract(sex, '*a')", "bad pattern in str_extract(): nothing to repeat before a quantifier at 1:18", "supported"},
+        {"str_extract(sex, '^*')", "bad pattern in str_extract(): nothing to repeat before a quantifier at 1:18", "supported"},
+        {"str_extract(sex, '[z-a]')", "bad pattern in str_extract(): bad range in [...]: the end is before the start at 1:18", "supported"},
+        {"str_extract(sex, '[abc')", "bad pattern in str_extract(): unterminated [...] at 1:18", "supported"},
+        {"str_extract(sex, 'a{3,1}')", "bad pattern in str_extract(): {m,n} needs m <= n at 1:18", "supported"},
+        {"str_extract(sex, 'a{101}')", "bad pattern in str_extract(): {m,n} counts above 100 are not supported at 1:18", "supported"},
+        {"str_extract(sex, '\\q')", "bad pattern in str_extract(): \\q is not supported at 1:18", "supported"},
+        {"@ + 1", "expected a feature name after '@' at 1:1", "@name"},
+        {"``", "empty `` name at 1:1", "between the backticks"},
+        {"fare $ 2", "unexpected character '$' at 1:6", "column name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hml_error err = fail_with(cases[i].src, NULL, NULL);
+        if (err.code != HML_EINVAL)
+            t_failf(__FILE__, __LINE__, "'%s': code %d, want EINVAL", cases[i].src, err.code);
+        if (strcmp(err.message, cases[i].message))
+            t_failf(__FILE__, __LINE__, "'%s': message '%s', want '%s'", cases[i].src, err.message,
+                    cases[i].message);
+        if (!strstr(err.hint, cases[i].hint))
+            t_failf(__FILE__, __LINE__, "'%s': hint '%s' lacks '%s'", cases[i].src, err.hint,
+                    cases[i].hint);
+    }
+}
