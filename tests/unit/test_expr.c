@@ -403,3 +403,344 @@ TEST(expr_error_syntax)
                     cases[i].hint);
     }
 }
+
+/* ---- limits -------------------------------------------------------------------------- */
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+    size_t len = strlen(head) + strlen(unit) * n + strlen(tail) + 1;
+    char *s = hml_malloc(len);
+    T_OK(s != NULL);
+    strcpy(s, head);
+    for (size_t i = 0; i < n; i++) memcpy(s + strlen(head) + i * strlen(unit), unit, strlen(unit));
+    strcpy(s + strlen(head) + n * strlen(unit), tail);
+    return s;
+}
+
+static void expect_limit(const char *src, const char *message_part, const char *knob)
+{
+    struct hml_error err = fail_with(src, NULL, NULL);
+    if (err.code != HML_ELIMIT) t_failf(__FILE__, __LINE__, "code %d, want ELIMIT: %s", err.code, err.message);
+    T_CONTAINS(err.message, message_part);
+    T_CONTAINS(err.hint, knob);
+}
+
+TEST(expr_limits)
+{
+    /* 63 nested parentheses are depth 64: fine. One more is refused where it happens. */
+    char *ok = repeat("", "(", 63, "1");
+    char *s = repeat(ok, ")", 63, "");
+    struct hml_expr *e = NULL;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_expr_parse(s, &e, &err), &err);
+    hml_expr_free(e);
+    hml_free(ok);
+    hml_free(s);
+    s = repeat("", "(", 100, "1");
+    expect_limit(s, "formula nests deeper than 64 levels at 1:65", "HML_EXPR_DEPTH_MAX");
+    hml_free(s);
+    s = repeat("", "-", 200, "fare");
+    expect_limit(s, "deeper than 64", "HML_EXPR_DEPTH_MAX");
+    hml_free(s);
+    s = repeat("", "not ", 200, "flag");
+    expect_limit(s, "deeper than 64", "HML_EXPR_DEPTH_MAX");
+    hml_free(s);
+    s = repeat("", "abs(", 100, "x");
+    expect_limit(s, "deeper than 64", "HML_EXPR_DEPTH_MAX");
+    hml_free(s);
+    s = repeat("1", "**1", 100, "");
+    expect_limit(s, "deeper than 64", "HML_EXPR_DEPTH_MAX");
+    hml_free(s);
+    s = repeat("a", "+a", 300, "");
+    expect_limit(s, "more than 256 operations deep", "HML_EXPR_HEIGHT_MAX");
+    hml_free(s);
+    s = repeat("1", "+1", 5000, "");
+    expect_limit(s, "formula is 10001 bytes, over the limit of 8192", "HML_EXPR_LEN_MAX");
+    hml_free(s);
+    /* Many shallow terms: chunks of 100 additions, added together. */
+    char *chunk = repeat("(a", "+a", 99, ")+");
+    s = repeat("", chunk, 40, "a");
+    expect_limit(s, "formula has more than 4096 terms", "HML_EXPR_NODES_MAX");
+    hml_free(chunk);
+    hml_free(s);
+    s = repeat("a in [", "1,", 1100, "1]");
+    expect_limit(s, "more than 1024 list values", "HML_EXPR_LIST_MAX");
+    hml_free(s);
+    s = repeat("coalesce(", "a,", 40, "a)");
+    expect_limit(s, "more than 32 arguments", "HML_EXPR_ARGS_MAX");
+    hml_free(s);
+    s = repeat("str_extract(s, '", "a", 300, "')");
+    expect_limit(s, "pattern is 300 bytes, over the limit of 256", "HML_EXPR_PATTERN_MAX");
+    hml_free(s);
+}
+
+TEST(expr_long_chains_evaluate)
+{
+    /* 200 terms stay under the height cap and evaluate to 200 * a. */
+    double a[] = {1.5, NAN, -2};
+    struct hml_frame *f = hml_frame_new();
+    add(f, "a", fcol(a, 3));
+    char *s = repeat("a", "+a", 199, "");
+    struct hml_column *c = eval_ok(s, f, NULL);
+    T_NEAR(hml_f64(c)[0], 300, 1e-9);
+    T_OK(hml_column_is_null(c, 1));
+    T_NEAR(hml_f64(c)[2], -400, 1e-9);
+    hml_column_unref(c);
+    hml_free(s);
+    /* The largest list and argument counts are accepted. */
+    s = repeat("a in [", "1,", 1023, "1.5]");
+    c = eval_ok(s, f, NULL);
+    T_EQ(hml_bool(c)[0], 1);
+    T_EQ(hml_bool(c)[2], 0);
+    hml_column_unref(c);
+    hml_free(s);
+    s = repeat("coalesce(", "a,", 31, "7)");
+    c = eval_ok(s, f, NULL);
+    T_NEAR(hml_f64(c)[1], 7, 0);
+    hml_column_unref(c);
+    hml_free(s);
+    hml_frame_free(f);
+}
+
+/* ---- names, @refs and filters ---------------------------------------------------------- */
+
+TEST(expr_columns_and_refs)
+{
+    struct hml_expr *e = NULL;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_expr_parse("fare / @family_size + `ticket price` * fare + zscore(age) - @`odd name`",
+                        &e, &err), &err);
+    size_t n;
+    const char *const *cols = hml_expr_columns(e, &n);
+    T_EQ(n, 3);
+    T_STREQ(cols[0], "fare");
+    T_STREQ(cols[1], "ticket price");
+    T_STREQ(cols[2], "age");
+    const char *const *refs = hml_expr_refs(e, &n);
+    T_EQ(n, 2);
+    T_STREQ(refs[0], "family_size");
+    T_STREQ(refs[1], "odd name");
+    T_OK(hml_expr_columnwise(e));
+    T_STREQ(hml_expr_source(e), "fare / @family_size + `ticket price` * fare + zscore(age) - @`odd name`");
+    hml_expr_free(e);
+    T_RC(hml_expr_parse("if(x > 1, log(x), 0)", &e, &err), &err);
+    T_OK(!hml_expr_columnwise(e));
+    cols = hml_expr_columns(e, &n);
+    T_EQ(n, 1);
+    T_STREQ(cols[0], "x");
+    hml_expr_refs(e, &n);
+    T_EQ(n, 0);
+    hml_expr_free(e);
+    /* A name followed by '(' is a call, otherwise a column, even when it spells a function. */
+    T_RC(hml_expr_parse("log + 1", &e, &err), &err);
+    cols = hml_expr_columns(e, &n);
+    T_EQ(n, 1);
+    T_STREQ(cols[0], "log");
+    hml_expr_free(e);
+}
+
+static struct hml_column *lookup_cb(void *ctx, const char *name)
+{
+    return !strcmp(name, "from_cb") ? (struct hml_column *)ctx : NULL;
+}
+
+TEST(expr_feature_refs)
+{
+    struct hml_frame *f = passengers();
+    struct hml_frame *feats = hml_frame_new();
+    double fam[] = {1, 2, NAN, 4, 5};
+    add(feats, "family", fcol(fam, 5));
+    double cbv[] = {10, 20, 30, 40, 50};
+    struct hml_column *cb = fcol(cbv, 5);
+    struct hml_expr_env env = {.features = feats, .lookup = lookup_cb, .ctx = cb};
+    struct hml_column *c = eval_ok("age * @family + @from_cb", f, &env);
+    T_EQ(c->type, HML_TYPE_F64);
+    T_NEAR(hml_f64(c)[0], 22 * 1 + 10, 0);
+    T_NEAR(hml_f64(c)[3], 35 * 4 + 40, 0);
+    T_OK(hml_column_is_null(c, 2));
+    hml_column_unref(c);
+    /* A bare @ref returns the feature's column itself (columns are immutable). */
+    c = eval_ok("@family", f, &env);
+    T_OK(c == feats->cols[0]);
+    T_EQ(c->refs, 2);
+    hml_column_unref(c);
+    struct hml_error err = fail_with("age * @famly", f, &env);
+    T_EQ(err.code, HML_ENOTFOUND);
+    T_STREQ(err.message, "unknown feature 'famly' at 1:7 — did you mean 'family'?");
+    err = fail_with("@x + 1", f, NULL);
+    T_EQ(err.code, HML_ENOTFOUND);
+    T_STREQ(err.message, "unknown feature '@x' at 1:1");
+    T_CONTAINS(err.hint, "without '@'");
+    /* A feature computed on other rows cannot be mixed in. */
+    struct hml_frame *other = hml_frame_new();
+    double three[] = {1, 2, 3};
+    add(other, "short", fcol(three, 3));
+    struct hml_expr_env env2 = {.features = other};
+    err = fail_with("@short + age", f, &env2);
+    T_EQ(err.code, HML_EINVAL);
+    T_STREQ(err.message, "feature '@short' has 3 rows but the table has 5 at 1:1");
+    hml_frame_free(other);
+    hml_column_unref(cb);
+    hml_frame_free(feats);
+    hml_frame_free(f);
+}
+
+TEST(expr_filter_rows)
+{
+    struct hml_frame *f = passengers();
+    struct hml_expr *e = NULL;
+    struct hml_error err;
+    hml_error_clear(&err);
+    /* sex is null in row 3: the condition is null there, and null filters out. */
+    T_RC(hml_expr_parse("age >= 30 and sex != 'female'", &e, &err), &err);
+    size_t *rows = NULL, n = 99;
+    T_RC(hml_expr_filter(e, f, NULL, &rows, &n, &err), &err);
+    T_EQ(n, 1);
+    T_EQ(rows[0], 4);
+    hml_free(rows);
+    hml_expr_free(e);
+    T_RC(hml_expr_parse("fare > 50 or isnull(fare)", &e, &err), &err);
+    T_RC(hml_expr_filter(e, f, NULL, &rows, &n, &err), &err);
+    T_EQ(n, 3);
+    T_EQ(rows[0], 1);
+    T_EQ(rows[1], 2);
+    T_EQ(rows[2], 3);
+    hml_free(rows);
+    hml_expr_free(e);
+    T_RC(hml_expr_parse("true", &e, &err), &err);
+    T_RC(hml_expr_filter(e, f, NULL, &rows, &n, &err), &err);
+    T_EQ(n, 5);
+    hml_free(rows);
+    hml_expr_free(e);
+    T_RC(hml_expr_parse("fare * 2", &e, &err), &err);
+    T_EQ(hml_expr_filter(e, f, NULL, &rows, &n, &err), HML_EINVAL);
+    T_STREQ(err.message, "filter formula must be a condition (bool), got float at 1:1");
+    T_CONTAINS(err.hint, "age >= 18");
+    hml_expr_free(e);
+    hml_frame_free(f);
+}
+
+/* ---- edge cases ---------------------------------------------------------------------- */
+
+TEST(expr_scalars_and_zero_rows)
+{
+    struct hml_frame *f = passengers();
+    struct hml_column *c = eval_ok("1 + 2 * 3", f, NULL);
+    T_EQ(c->type, HML_TYPE_I64);
+    T_EQ(c->n, 5);
+    for (int i = 0; i < 5; i++) T_EQ(hml_i64(c)[i], 7);
+    hml_column_unref(c);
+    c = eval_ok("upper('abc')", f, NULL);
+    T_EQ(c->type, HML_TYPE_STR);
+    T_STREQ(hml_column_str(c, 4), "ABC");
+    T_EQ(hml_dict_size(c->dict), 1);
+    hml_column_unref(c);
+    c = eval_ok("null", f, NULL);
+    T_EQ(c->type, HML_TYPE_F64);
+    T_EQ(c->null_count, 5);
+    hml_column_unref(c);
+    /* A bare column name gives that very column back. */
+    c = eval_ok("fare", f, NULL);
+    T_OK(c == f->cols[0]);
+    hml_column_unref(c);
+    /* Zero rows: every kind of node still produces a (zero-row) column. */
+    size_t none = 0;
+    struct hml_frame *empty = hml_frame_take(f, &none, 0);
+    T_OK(empty != NULL);
+    static const char *const forms[] = {
+        "fare * 2 + age", "zscore(fare)", "rank_pct(age)", "winsorize(fare, 0.1, 0.9)",
+        "str_extract(sex, '(a)')", "lower(sex)", "coalesce(sex, 'x')", "if(age > 1, fare, 0)",
+        "year(d)", "sex in ['male']", "1", "pct_of_total(fare)",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        c = eval_ok(forms[i], empty, NULL);
+        T_EQ(c->n, 0);
+        T_EQ(c->null_count, 0);
+        hml_column_unref(c);
+    }
+    hml_frame_free(empty);
+    hml_frame_free(f);
+}
+
+TEST(expr_int_overflow_is_null)
+{
+    int64_t v[] = {INT64_MAX, INT64_MIN, 5, -7};
+    struct hml_frame *f = hml_frame_new();
+    add(f, "i", icol(v, 4));
+    struct hml_column *c = eval_ok("i + 1", f, NULL);
+    T_EQ(c->type, HML_TYPE_I64);
+    T_OK(hml_column_is_null(c, 0));
+    T_EQ(hml_i64(c)[1], INT64_MIN + 1);
+    T_EQ(hml_i64(c)[2], 6);
+    T_EQ(c->null_count, 1);
+    hml_column_unref(c);
+    c = eval_ok("-i", f, NULL);
+    T_EQ(hml_i64(c)[0], -INT64_MAX);
+    T_OK(hml_column_is_null(c, 1));
+    hml_column_unref(c);
+    c = eval_ok("abs(i)", f, NULL);
+    T_OK(hml_column_is_null(c, 1));
+    T_EQ(hml_i64(c)[3], 7);
+    hml_column_unref(c);
+    c = eval_ok("i * i", f, NULL);
+    T_EQ(c->null_count, 2);
+    T_EQ(hml_i64(c)[2], 25);
+    hml_column_unref(c);
+    c = eval_ok("i % -1", f, NULL);
+    T_EQ(c->null_count, 0);
+    for (int k = 0; k < 4; k++) T_EQ(hml_i64(c)[k], 0);
+    hml_column_unref(c);
+    c = eval_ok("clip(i, -10, 10)", f, NULL);
+    T_EQ(hml_i64(c)[0], 10);
+    T_EQ(hml_i64(c)[1], -10);
+    T_EQ(hml_i64(c)[3], -7);
+    hml_column_unref(c);
+    /* Comparisons of large ints are exact (no detour through doubles). */
+    c = eval_ok("i == 9223372036854775807", f, NULL);
+    T_EQ(hml_bool(c)[0], 1);
+    hml_column_unref(c);
+    c = eval_ok("i - 1 == 9223372036854775806", f, NULL);
+    T_EQ(hml_bool(c)[0], 1);
+    hml_column_unref(c);
+    hml_frame_free(f);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+TEST(expr_regex_is_linear)
+{
+    /* Patterns that take exponential time in a backtracking engine, on 20,000 characters. */
+    size_t n = 20000;
+    char *text = hml_malloc(n + 2);
+    memset(text, 'a', n);
+    text[n] = '!';
+    text[n + 1] = 0;
+    const char *vals[] = {text};
+    struct hml_frame *f = hml_frame_new();
+    add(f, "s", scol(vals, 1));
+    static const char *const forms[] = {
+        "str_extract(s, '(a*)*b')", "str_extract(s, '(a|a)*c')", "str_extract(s, '(a+)+$')",
+        "str_extract(s, '(x+x+)+y')", "str_extract(s, '(a|aa)+b')", "str_extract(s, '(.*a){12}b')",
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        double t0 = now_ms();
+        struct hml_column *c = eval_ok(forms[i], f, NULL);
+        double ms = now_ms() - t0;
+        T_OK(hml_column_is_null(c, 0));
+        if (ms > 2000) t_failf(__FILE__, __LINE__, "'%s' took %.0f ms", forms[i], ms);
+        hml_column_unref(c);
+    }
+    /* And a pattern that does match still finds the leftmost-longest greedy span. */
+    struct hml_column *c = eval_ok("str_len(str_extract(s, '(a+)!'))", f, NULL);
+    T_EQ(hml_i64(c)[0], (int64_t)n);
+    hml_column_unref(c);
+    hml_frame_free(f);
+    hml_free(text);
+}

@@ -627,7 +627,7 @@ enum hml_status hml_expr_parse(const char *src, struct hml_expr **out, struct hm
 {
     HML_ASSERT(src != NULL);
     HML_ASSERT(out != NULL);
-    size_t len = strnlen(src, HML_EXPR_LEN_MAX + 1);
+    size_t len = strlen(src);
     enum hml_status rc = check_length(src, len, err);
     if (rc) return rc;
     struct ps ps = {.err = err};
