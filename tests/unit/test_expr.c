@@ -124,6 +124,7 @@ static void check_case(const json_t *cs, const struct hml_frame *f)
     hml_error_clear(&err);
     struct hml_expr *e = NULL;
     enum hml_type checked;
+    size_t live = hml_alloc_live_bytes();
     if (hml_expr_parse(src, &e, &err) || hml_expr_check(e, f, NULL, &checked, &err))
         t_failf(__FILE__, __LINE__, "'%s': %s (hint: %s)", src, err.message, err.hint);
     hml_expr_free(e);
@@ -143,6 +144,7 @@ static void check_case(const json_t *cs, const struct hml_frame *f)
     T_EQ(c->null_count, nulls);
     T_OK(nulls > 0 || c->valid == NULL);
     hml_column_unref(c);
+    if (hml_alloc_live_bytes() != live) t_failf(__FILE__, __LINE__, "'%s' leaked", src);
 }
 
 TEST(expr_pandas_reference)
@@ -743,4 +745,235 @@ TEST(expr_regex_is_linear)
     hml_column_unref(c);
     hml_frame_free(f);
     hml_free(text);
+}
+
+/* ---- robustness ------------------------------------------------------------------------ */
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Real tokens in random order: deep enough into the grammar to reach the checker and
+ * the evaluator often, and broken often enough to exercise every error path. */
+static const char *const soup[] = {
+    "a", "b", "i", "j", "k", "s", "t", "d", "e", "flag", "g", "z", "`x y`", "c", "nope", "@f",
+    "@`g h`", "@", "0", "1", "-1", "2.5", "1e308", "1e-308", "0.0", "9223372036854775807",
+    "'2020-01-01'", "'male'", "'a\\'b'", "\"x\"", "''", "'", "\"", "`", "true", "false", "null",
+    "+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "and", "or", "not", "in",
+    "(", ")", "[", "]", ",", "(", ")", ",", "=", "&", "|", "!", "^", "$", ".", "\n", "é", "\\",
+    "abs(", "log(", "log1p(", "exp(", "expm1(", "sqrt(", "cbrt(", "square(", "sign(", "clip(",
+    "power(", "reciprocal(", "minimum(", "maximum(", "safe_div(", "isnull(", "coalesce(", "round(",
+    "floor(", "ceil(", "sin_cycle(", "cos_cycle(", "zscore(", "minmax(", "rank_pct(", "winsorize(",
+    "pct_of_total(", "str_contains(", "str_extract(", "str_len(", "lower(", "upper(", "year(",
+    "month(", "day(", "dayofweek(", "if(", "where(", "nofunc(", "'(a|b)*'", "'[^,]+'", "'\\d{2,}'",
+    "'(?:x)?'", "'a{'", "'[z-a]'", "0.5", "0.1, 0.9)", "a, b)", "a, 1)", "s, 'r')",
+};
+
+static void fuzz_one(const char *src, const struct hml_frame *f, const struct hml_frame *empty,
+                     const struct hml_expr_env *env, size_t *parsed, size_t *evaluated)
+{
+    struct hml_error err;
+    hml_error_clear(&err);
+    struct hml_expr *e = NULL;
+    size_t live = hml_alloc_live_bytes();
+    enum hml_status rc = hml_expr_parse(src, &e, &err);
+    if (rc) {
+        if (!err.message[0] || !err.hint[0])
+            t_failf(__FILE__, __LINE__, "'%s': error %d without message or hint", src, rc);
+        T_OK(e == NULL);
+        if (hml_alloc_live_bytes() != live) t_failf(__FILE__, __LINE__, "'%s' leaked", src);
+        return;
+    }
+    (*parsed)++;
+    const struct hml_frame *frames[] = {f, empty};
+    for (int k = 0; k < 2; k++) {
+        struct hml_column *c = NULL;
+        hml_error_clear(&err);
+        rc = hml_expr_eval(e, frames[k], env, &c, &err);
+        if (rc) {
+            if (!err.message[0] || !err.hint[0])
+                t_failf(__FILE__, __LINE__, "'%s': eval error %d without message or hint", src, rc);
+            continue;
+        }
+        (*evaluated)++;
+        T_EQ(c->n, frames[k]->nrows);
+        size_t nulls = 0;
+        for (size_t r = 0; r < c->n; r++) {
+            nulls += hml_column_is_null(c, r);
+            if (c->type == HML_TYPE_F64 && !hml_column_is_null(c, r)) T_OK(isfinite(hml_f64(c)[r]));
+        }
+        T_EQ(c->null_count, nulls);
+        hml_column_unref(c);
+    }
+    hml_expr_free(e);
+    if (hml_alloc_live_bytes() != live) t_failf(__FILE__, __LINE__, "'%s' leaked", src);
+}
+
+/* A random formula that follows the grammar (arity included), so that most of them reach
+ * the checker and many the evaluator, with operands of every type in every position. */
+static void gen_formula(char *out, size_t cap, size_t *len, int depth)
+{
+    static const char *const leaves[] = {
+        "a", "b", "i", "j", "k", "c", "z", "s", "t", "d", "e", "flag", "g", "`x y`", "@f", "0",
+        "3", "-2", "2.5", "1e300", "'male'", "'2020-01-01'", "true", "false", "null",
+    };
+    static const char *const binops[] = {
+        " + ", " - ", " * ", " / ", " % ", " ** ", " == ", " != ", " < ", " <= ", " > ", " >= ",
+        " and ", " or ",
+    };
+    static const struct { const char *name; int args; } fns[] = {
+        {"abs", 1}, {"log", 1}, {"log1p", 1}, {"exp", 1}, {"expm1", 1}, {"sqrt", 1}, {"cbrt", 1},
+        {"square", 1}, {"sign", 1}, {"clip", 3}, {"power", 2}, {"reciprocal", 1}, {"minimum", 2},
+        {"maximum", 2}, {"safe_div", 3}, {"isnull", 1}, {"coalesce", 3}, {"round", 1},
+        {"floor", 1}, {"ceil", 1}, {"sin_cycle", 2}, {"cos_cycle", 2}, {"zscore", 1},
+        {"minmax", 1}, {"rank_pct", 1}, {"pct_of_total", 1}, {"str_len", 1}, {"lower", 1},
+        {"upper", 1}, {"year", 1}, {"month", 1}, {"day", 1}, {"dayofweek", 1}, {"if", 3},
+    };
+#define PUT(str) do { const char *s_ = (str); size_t l_ = strlen(s_); if (*len + l_ < cap) { memcpy(out + *len, s_, l_); *len += l_; out[*len] = 0; } } while (0)
+    uint64_t r = rnd() % 10;
+    if (depth <= 0 || r < 3) {
+        PUT(leaves[rnd() % (sizeof leaves / sizeof leaves[0])]);
+    } else if (r < 6) {
+        PUT("(");
+        gen_formula(out, cap, len, depth - 1);
+        PUT(binops[rnd() % (sizeof binops / sizeof binops[0])]);
+        gen_formula(out, cap, len, depth - 1);
+        PUT(")");
+    } else if (r < 9) {
+        size_t f = rnd() % (sizeof fns / sizeof fns[0]);
+        PUT(fns[f].name);
+        PUT("(");
+        for (int k = 0; k < fns[f].args; k++) {
+            if (k) PUT(", ");
+            gen_formula(out, cap, len, depth - 1);
+        }
+        PUT(")");
+    } else {
+        PUT(rnd() % 2 ? "not " : "-");
+        gen_formula(out, cap, len, depth - 1);
+    }
+#undef PUT
+}
+
+TEST(expr_fuzz_token_soup)
+{
+    struct hml_frame *f = load("data");
+    size_t none = 0;
+    struct hml_frame *empty = hml_frame_take(f, &none, 0);
+    struct hml_frame *feats = hml_frame_new();
+    double fv[12] = {1, 2, 3, 4, 5, NAN, 7, 8, 9, 10, 11, 12};
+    add(feats, "f", fcol(fv, 12));
+    struct hml_expr_env env = {.features = feats};
+    size_t parsed = 0, evaluated = 0, nsoup = sizeof soup / sizeof soup[0];
+    char src[1024];
+    for (int it = 0; it < 30000; it++) {
+        size_t len = 0, ntok = 1 + rnd() % 24;
+        for (size_t k = 0; k < ntok; k++) {
+            const char *tok = soup[rnd() % nsoup];
+            size_t tl = strlen(tok);
+            if (len + tl + 2 >= sizeof src) break;
+            memcpy(src + len, tok, tl);
+            len += tl;
+            if (rnd() % 3) src[len++] = ' ';
+        }
+        src[len] = 0;
+        fuzz_one(src, f, empty, &env, &parsed, &evaluated);
+    }
+    for (int it = 0; it < 20000; it++) {
+        size_t len = 0;
+        src[0] = 0;
+        gen_formula(src, sizeof src, &len, 1 + (int)(rnd() % 5));
+        fuzz_one(src, f, empty, &env, &parsed, &evaluated);
+    }
+    /* Raw bytes, including invalid UTF-8 and control characters. */
+    for (int it = 0; it < 5000; it++) {
+        size_t len = 1 + rnd() % 40;
+        for (size_t k = 0; k < len; k++) {
+            char ch = (char)(rnd() % 255 + 1);
+            src[k] = rnd() % 2 ? ch : "ab()+*-'\"`[],1.@ "[rnd() % 18];
+        }
+        src[len] = 0;
+        fuzz_one(src, f, empty, &env, &parsed, &evaluated);
+    }
+    printf("# expr fuzz: %zu parsed, %zu evaluated\n", parsed, evaluated);
+    T_OK(parsed > 5000);
+    T_OK(evaluated > 5000);
+    hml_frame_free(feats);
+    hml_frame_free(empty);
+    hml_frame_free(f);
+}
+
+TEST(expr_out_of_memory)
+{
+    /* Every allocation of parse + eval fails in turn: each failure must be a clean ENOMEM
+     * (ASan would report a leak or a bad access), and memory must return to where it was. */
+    struct hml_frame *f = load("data");
+    const char *src = "if(str_contains(s, 'Mr'), lower(str_extract(s, ' ([A-Za-z]+)\\.')), "
+                      "coalesce(t, 'x')) == 'mr' or rank_pct(a) > 0.5 and d > '2020-01-01' and "
+                      "i in [1, 2, 3] or winsorize(b, 0.1, 0.9) + zscore(k) * safe_div(a, b) > "
+                      "clip(i, 0, 5) and year(d) > 2000 and not isnull(if(flag, a, i))";
+    size_t before = hml_alloc_live_bytes();
+    int failures = 0;
+    for (uint64_t k = 1; k < 5000; k++) {
+        struct hml_error err;
+        hml_error_clear(&err);
+        struct hml_expr *e = NULL;
+        struct hml_column *c = NULL;
+        hml_alloc_fail_at(k);
+        enum hml_status rc = hml_expr_parse(src, &e, &err);
+        if (!rc) rc = hml_expr_eval(e, f, NULL, &c, &err);
+        bool fired = hml_alloc_failed();
+        hml_alloc_fail_at(0);
+        hml_column_unref(c);
+        hml_expr_free(e);
+        T_EQ(hml_alloc_live_bytes(), before);
+        if (!fired) {
+            T_EQ(rc, HML_OK);
+            break;
+        }
+        if (rc != HML_ENOMEM)
+            t_failf(__FILE__, __LINE__, "allocation %llu: code %d (%s), want ENOMEM",
+                    (unsigned long long)k, rc, err.message);
+        failures++;
+    }
+    printf("# expr oom: %d allocation failures handled\n", failures);
+    T_OK(failures > 50);
+    hml_frame_free(f);
+}
+
+TEST(expr_perf_million_rows)
+{
+    size_t n = 1000000;
+    struct hml_frame *f = hml_frame_new();
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    for (int k = 0; k < 5; k++) {
+        struct hml_column *c = hml_column_new(HML_TYPE_F64, n);
+        T_OK(c != NULL);
+        for (size_t i = 0; i < n; i++) hml_f64(c)[i] = (double)(rnd() % 10000) / 100.0 + 1.0;
+        add(f, names[k], c);
+    }
+    struct hml_expr *e = NULL;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_RC(hml_expr_parse("(a + b) * c - d / e + a * 0.5", &e, &err), &err);
+    double t0 = now_ms();
+    struct hml_column *c = NULL;
+    T_RC(hml_expr_eval(e, f, NULL, &c, &err), &err);
+    double ms = now_ms() - t0;
+    printf("# expr perf: 5-term formula over %zu rows in %.1f ms\n", n, ms);
+    for (size_t i = 0; i < n; i += 99991) {
+        const double *a = hml_f64(f->cols[0]), *b = hml_f64(f->cols[1]), *cc = hml_f64(f->cols[2]);
+        const double *d = hml_f64(f->cols[3]), *ev = hml_f64(f->cols[4]);
+        T_NEAR(hml_f64(c)[i], (a[i] + b[i]) * cc[i] - d[i] / ev[i] + a[i] * 0.5, 1e-9);
+    }
+    T_EQ(c->null_count, 0);
+    T_OK(ms < 2000);
+    hml_column_unref(c);
+    hml_expr_free(e);
+    hml_frame_free(f);
 }
