@@ -13,7 +13,8 @@
  *              backslash is kept as written, so '\d+' reaches a pattern intact),
  *              true, false, null
  *   operators  by binding strength, loosest first:
- *                or;  and;  not;  == != < <= > >= in [..] not in [..] (not chainable);
+ *                or;  and;  not;  == != < <= > >= in [..] not in [..] (not chainable;
+ *                `in` lists hold literals: x in [1, 2], s not in ['a', 'b']);
  *                + -;  * / %;  unary -;  ** (right-associative: 2**3**2 = 2**9,
  *                -2**2 = -4, 2**-1 = 0.5)
  *   calls      if(cond, a, b) (alias where) and the functions listed below
@@ -29,8 +30,10 @@
  * three-valued logic (false and null = false, true or null = true); if(null, a, b) takes b;
  * isnull, coalesce and safe_div's default handle nulls explicitly. Writing `x == null`
  * is an error that points to isnull(x).
- * Float results are always finite: division or % by zero, 0/0, overflow to ±inf and NaN
- * (sqrt of nothing, log1p(-2), (-8)**0.5) all become null. Int overflow in + - * is null.
+ * Float results are always finite: division or % by zero, 0/0, overflow to ±inf (exp(1000))
+ * and NaN (log1p(-2), (-8)**0.5) all become null. Int overflow in + - * is null.
+ * Evaluation cannot fail on data: once a formula has been checked against a frame, the
+ * only possible errors are out-of-memory ones. (So if() simply computes both branches.)
  * % follows Python/pandas: the result takes the divisor's sign (-7 % 3 = 2).
  *
  * COMPARISONS: numbers compare by value (int/float mixed); strings compare bytewise
@@ -79,8 +82,10 @@
  *   literals and type mismatches are HML_EINVAL with the signature or expected type in
  *   the hint; size limits are HML_ELIMIT with the knob in the hint. err->where = "expr".
  *
- * THREAD SAFETY: a parsed expression is never modified after hml_expr_parse; check, eval
- * and filter may run concurrently on the same expression.
+ * THREAD SAFETY: a parsed expression is never modified after hml_expr_parse, and
+ * evaluation never writes to the frame; check, eval and filter may run concurrently on
+ * the same expression. One exception: a formula that is just a name returns a new
+ * reference to that column, and reference counts are not atomic.
  */
 #ifndef HML_EXPR_H
 #define HML_EXPR_H

@@ -87,13 +87,14 @@ enum hml_status hml__xcolwise(struct hml__xcx *cx, const struct hml__xnode *nd,
                               struct hml__xval *args, struct hml__xval *out)
 {
     size_t n = cx->n;
-    struct hml_column *x = NULL, *c = NULL;
+    const struct hml_column *x;
+    struct hml_column *tmp, *c = NULL;
     struct hml__fview v = {0};
     struct ranked *s = NULL;
     /* A scalar stands for a constant column: evaluate it as one. */
-    enum hml_status rc = hml__xcolumn(cx, &args[0], n, &x);
+    enum hml_status rc = hml__xborrow(cx, &args[0], n, &x, &tmp);
     if (rc) return rc;
-    struct hml__xval xv = {.t = args[0].t, .col = x};
+    struct hml__xval xv = {.t = args[0].t, .col = (struct hml_column *)x};
     if ((rc = hml__fview(cx, &xv, &v)) || (rc = hml__xout(cx, XT_FLOAT, n, x->valid, NULL, &c)))
         goto done;
     if (!(s = hml_malloc((n ? n : 1) * sizeof *s))) {
@@ -114,7 +115,7 @@ enum hml_status hml__xcolwise(struct hml__xcx *cx, const struct hml__xnode *nd,
 done:
     hml_free(s);
     hml__fview_fini(&v);
-    hml_column_unref(x);
+    hml_column_unref(tmp);
     if (rc) {
         hml_column_unref(c);
         return rc;
@@ -183,9 +184,10 @@ enum hml_status hml__xstrfn(struct hml__xcx *cx, const struct hml__xnode *nd,
     enum hml__xt t = cx->ann[nd->id].t;
     bool scalar = !args[0].col;
     size_t n = scalar ? 1 : cx->n;
-    struct hml_column *src = NULL, *c = NULL;
+    const struct hml_column *src = NULL;
+    struct hml_column *tmp = NULL, *c = NULL;
     int64_t *tab = NULL;
-    enum hml_status rc = hml__xcolumn(cx, &args[0], n, &src);
+    enum hml_status rc = hml__xborrow(cx, &args[0], n, &src, &tmp);
     if (rc || (rc = hml__xout(cx, t, n, src->valid, NULL, &c))) goto done;
     size_t k = hml_dict_size(src->dict);
     if (!(tab = hml_malloc((k ? k : 1) * sizeof *tab)) || !per_string(nd, src, c, tab)) {
@@ -203,7 +205,7 @@ enum hml_status hml__xstrfn(struct hml__xcx *cx, const struct hml__xnode *nd,
     }
 done:
     hml_free(tab);
-    hml_column_unref(src);
+    hml_column_unref(tmp);
     if (rc) {
         hml_column_unref(c);
         return rc;

@@ -222,6 +222,20 @@ enum hml_status hml__xcolumn(struct hml__xcx *cx, const struct hml__xval *v, siz
     return HML_OK;
 }
 
+enum hml_status hml__xborrow(struct hml__xcx *cx, const struct hml__xval *v, size_t n,
+                             const struct hml_column **out, struct hml_column **tmp)
+{
+    *tmp = NULL;
+    if (v->col) {
+        HML_ASSERT(v->col->n == n);
+        *out = v->col;
+        return HML_OK;
+    }
+    enum hml_status rc = hml__xcolumn(cx, v, n, tmp);
+    *out = *tmp;
+    return rc;
+}
+
 /* ---- arithmetic ---------------------------------------------------------------------- */
 
 /* Runs EXPR(X, Y) over n rows for every scalar/column combination, so that the common
@@ -304,6 +318,7 @@ void hml__xi_kernel(int op, size_t n, const struct hml__iview *a, const struct h
 enum hml_status hml__xarith(struct hml__xcx *cx, int op, enum hml__xt t, const struct hml__xval *a,
                             const struct hml__xval *b, struct hml__xval *out)
 {
+    HML_ASSERT(a->t != XT_STR && b->t != XT_STR);
     if (a->null || b->null || t == XT_NULL) {
         hml__xnull(out, t);
         return HML_OK;
@@ -673,6 +688,8 @@ static enum hml_status eval_op(struct hml__xcx *cx, const struct hml__xnode *nd,
 
 enum hml_status hml__xeval(struct hml__xcx *cx, const struct hml__xnode *nd, struct hml__xval *out)
 {
+    HML_ASSERT(nd->id < cx->e->nodes_n);
+    HML_ASSERT(nd->height <= HML_EXPR_HEIGHT_MAX);
     if (nd->nargs == 0 && nd->kind != XK_CALL) {
         eval_leaf(cx, nd, out);
         return HML_OK;
@@ -689,6 +706,8 @@ enum hml_status hml__xeval(struct hml__xcx *cx, const struct hml__xnode *nd, str
         hml__xval_fini(out);
         return hml__xoom(cx);
     }
+    /* Every column value covers all rows; one-row work was turned back into a scalar. */
+    HML_ASSERT(rc || !out->col || out->col->n == cx->n);
     return rc;
 }
 

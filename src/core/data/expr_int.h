@@ -205,6 +205,11 @@ void hml__xnull(struct hml__xval *v, enum hml__xt t);
 enum hml_status hml__xcolumn(struct hml__xcx *cx, const struct hml__xval *v, size_t n,
                              struct hml_column **out);
 
+/* A column standing for v over n rows: v's own column (borrowed), or a broadcast of a
+ * scalar returned in *tmp too, for the caller to release with hml_column_unref. */
+enum hml_status hml__xborrow(struct hml__xcx *cx, const struct hml__xval *v, size_t n,
+                             const struct hml_column **out, struct hml_column **tmp);
+
 /* Kernel operations beyond enum hml__xop. */
 enum { HML__XK_MIN = 100, HML__XK_MAX, HML__XK_SINC, HML__XK_COSC };
 /* r[i] = a op b over n rows (float). */
