@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """End-to-end tests of the `harness` CLI: every action, its errors and hints.
 
+Tests live here and in tests/cli/t_*.py (loaded into this module, so they use the
+helpers below: h, ok, fails, tree_digest, new_project, titanic_project, …).
+
 Runs the real binary ($HARNESS_BIN) on real files (../shared/data). Prints TAP and a
 closing "# cli: P passed, F failed". Usage: run.py [substring-filter]
 """
@@ -704,7 +707,18 @@ def multiclass_and_regression_backtests():
     assert abs(j["models"][0]["metrics"]["rmse"] - rmse) < 1e-9 and rmse < 70, (j["models"][0]["metrics"], rmse)
 
 
+def load_more_tests():
+    """Other files named t_*.py beside this one add tests with the same helpers."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(here)):
+        if name.startswith("t_") and name.endswith(".py"):
+            path = os.path.join(here, name)
+            with open(path) as f:
+                exec(compile(f.read(), path, "exec"), globals())
+
+
 def main():
+    load_more_tests()
     flt = sys.argv[1] if len(sys.argv) > 1 else None
     passed = failed = n = 0
     for fn in TESTS:
