@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 250
+#define HINT "set HARNESS_HOME to a writable directory (tool calls work without the log)"
 
 struct hml_events {
     pthread_mutex_t mu;
@@ -75,7 +76,7 @@ static enum hml_status db_fail(sqlite3 *db, const char *path, const char *what, 
 {
     hml_fail(err, HML_EIO, "events", "cannot %s event log '%s': %s", what, path,
              db ? sqlite3_errmsg(db) : "out of memory");
-    return hml_hint(err, "set HARNESS_HOME to a writable directory (tool calls work without the log)");
+    return hml_hint(err, "%s", HINT);
 }
 
 static enum hml_status migrate(struct hml_events *ev, struct hml_error *err)
@@ -118,7 +119,7 @@ enum hml_status hml_events_open(const char *path, struct hml_events **out, struc
 {
     *out = NULL;
     enum hml_status rc = make_parent(path, err);
-    if (rc) return rc;
+    if (rc) return rc == HML_ENOMEM ? rc : hml_hint(err, "%s", HINT);
     struct hml_events *ev = hml_calloc(1, sizeof *ev);
     if (!ev || !(ev->path = hml_strdup(path))) {
         hml_free(ev);
