@@ -17,6 +17,7 @@ export const SHARED = process.env.HARNESS_SHARED || path.resolve(ROOT, '../share
 export const DATA = path.join(SHARED, 'data');
 
 const scratch = [];
+const SANITIZER = /ERROR: (Address|Leak)Sanitizer|runtime error:/;
 
 export function tmpdir(prefix = 'hml-mcp-') {
   const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
@@ -117,10 +118,18 @@ export async function sdkClient({ cwd, args = [], env = {} } = {}) {
   transport.onmessage = (m) => { received.push(m); onmessage(m); };
   const send = transport.send.bind(transport);
   transport.send = (m, o) => { sent.push(m); return send(m, o); };
+  const proc = transport._process;
   return {
     client, transport, received, sent,
     stderr: () => stderr.join(''),
-    close: async () => { await client.close(); },
+    /** Closes stdin; the server must then exit 0 by itself, with no sanitizer report. */
+    close: async () => {
+      await client.close();
+      await until(() => proc.exitCode !== null || proc.signalCode !== null, 5000, 'server exit');
+      const err = stderr.join('');
+      if (proc.exitCode !== 0 || SANITIZER.test(err))
+        throw new Error(`server exit ${proc.exitCode} (signal ${proc.signalCode}); stderr:\n${err.slice(-3000)}`);
+    },
   };
 }
 
@@ -174,11 +183,13 @@ export class RawServer {
     return this.response(id);
   }
 
+  /** Ends stdin and waits for the exit; a sanitizer report on stderr is a failure. */
   async close(ms = 15000) {
     this.end();
     const t = setTimeout(() => this.proc.kill('SIGKILL'), ms);
     const r = await this.exit;
     clearTimeout(t);
+    if (SANITIZER.test(this.stderr)) throw new Error('sanitizer report:\n' + this.stderr.slice(-3000));
     return r;
   }
 }

@@ -10,6 +10,10 @@ async function withRaw(opts, fn) {
   const s = new RawServer(opts);
   try {
     await fn(s);
+    if (s.proc.exitCode === null) {
+      const r = await s.close();
+      eq([r.code, r.signal], [0, null], `exit status (stderr: ${s.stderr.slice(-2000)})`);
+    }
   } finally {
     s.proc.kill('SIGKILL');
   }
