@@ -79,6 +79,8 @@ test('reload: a broken module keeps the previous one and the next result says wh
       assert(text.startsWith('hello world from v2\n'), text);
       assert(/\[hot reload\] module hello\.so was not loaded: /.test(text) && why.test(text) && /the previous version stays active/.test(text), text);
       assert(why.test(c.stderr()), `stderr says why: ${c.stderr()}`);
+      assert(c.received.some((m) => m.method === 'notifications/message' && m.params.level === 'warning' && why.test(m.params.data)),
+        'and a logging notification at the default level (warning)');
       const again = await greet();
       assert(!/hot reload/.test(again.content[0].text), 'the note is given once');
     }

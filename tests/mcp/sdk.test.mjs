@@ -1,10 +1,13 @@
 // sdk.test.mjs — `harness mcp` through the official TypeScript SDK client: handshake,
 // tools/list checked with a real JSON Schema validator, calls whose structuredContent the
 // SDK validates, errors with hints, progress, cancellation, prompts and resources.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { EmptyResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 
-import { assert, eq, sdkClient, sleep, titanicProject, tmpdir, treeDigest, until } from './lib.mjs';
+import { BIN, ROOT, assert, eq, sdkClient, sleep, titanicProject, tmpdir, treeDigest, until } from './lib.mjs';
 
 const Ajv2020 = Ajv2020Module.default || Ajv2020Module;
 export const tests = [];
@@ -190,6 +193,20 @@ test('sdk: prompts list the three skills and get one with its argument', () =>
     assert(/EDA/.test(e.messages[0].content.text) && /ensemble/i.test(e.messages[0].content.text), 'phases');
     await rejects(client.getPrompt({ name: 'run-experiments' }), -32602, /did you mean 'run-experiment'/);
   }));
+
+test('skills: `harness skills install DIR` writes each skill as DIR/<name>/SKILL.md, as embedded', async () => {
+  const dir = path.join(tmpdir('hml-skills-'), '.claude', 'skills');
+  const r = spawnSync(BIN, ['skills', 'install', dir], { encoding: 'utf8' });
+  eq(r.status, 0, r.stderr);
+  for (const name of ['run-experiment', 'explore-space', 'domain-research']) {
+    const got = fs.readFileSync(path.join(dir, name, 'SKILL.md'), 'utf8');
+    eq(got, fs.readFileSync(path.join(ROOT, 'skills', name + '.md'), 'utf8'), `${name}: the binary embeds the current file`);
+    assert(got.startsWith(`---\nname: ${name}\ndescription: `), `${name}: front matter`);
+  }
+  const bad = spawnSync(BIN, ['skills', 'install'], { encoding: 'utf8' });
+  eq(bad.status, 2, 'usage error without DIR');
+  assert(/harness skills install DIR/.test(bad.stderr), bad.stderr);
+});
 
 test('sdk: resources say plainly what does not exist yet, then show the project', async () => {
   const dir = tmpdir('hml-res-');
