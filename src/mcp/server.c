@@ -166,7 +166,9 @@ static void run_job(struct server *s, struct job *j)
         s->events_tried = true;
     }
     const char *action = hml_json_str(j->args, "action", NULL);
-    const char *dir = hml_json_str(j->args, "project_dir", s->project_dir);
+    const char *given = hml_json_str(j->args, "project_dir", NULL);
+    char real[PATH_MAX];
+    const char *dir = !given ? s->project_dir : realpath(given, real) ? real : given;
     hml_events_begin(s->events, &j->ev, j->tool, action, dir, s->caller, j->args);
     struct progress_ctx pc = {s, j};
     struct hml_call_opts opts = {.default_project_dir = s->project_dir, .progress = job_progress,
@@ -266,12 +268,15 @@ static void reload_now(struct server *s)
     if (note) {
         client_log(s, LOG_WARNING, "hot reload: %s", note);
         pthread_mutex_lock(&s->mu);
-        if (!s->reload_note) {
-            s->reload_note = note;
-            note = NULL;
+        if (s->reload_note) { /* not yet shown: keep both */
+            struct hml_buf b = HML_BUF_INIT;
+            hml_buf_printf(&b, "%s\n%s", s->reload_note, note);
+            hml_free(note);
+            note = hml_buf_detach(&b);
+            hml_free(s->reload_note);
         }
+        s->reload_note = note;
         pthread_mutex_unlock(&s->mu);
-        hml_free(note);
     }
     if (!changed) return;
     /* Tell the client only when what tools/list shows changed (a rebuilt module with the

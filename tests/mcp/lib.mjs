@@ -112,12 +112,12 @@ export async function sdkClient({ cwd, args = [], env = {} } = {}) {
   const stderr = [];
   transport.stderr.on('data', (d) => stderr.push(d.toString()));
   const client = new Client({ name: 'harness-tests', version: '1.0.0' }, { capabilities: {} });
-  await client.connect(transport);
+  // The SDK chains an onmessage set before connect, so the handshake is recorded too.
   const received = [], sent = [];
-  const onmessage = transport.onmessage;
-  transport.onmessage = (m) => { received.push(m); onmessage(m); };
+  transport.onmessage = (m) => { received.push(m); };
   const send = transport.send.bind(transport);
   transport.send = (m, o) => { sent.push(m); return send(m, o); };
+  await client.connect(transport);
   const proc = transport._process;
   return {
     client, transport, received, sent,
