@@ -126,7 +126,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: mcp_drive HARNESS_BIN [ROUND_TRIPS]\n");
         return 2;
     }
-    int n = argc > 2 ? atoi(argv[2]) : 2000;
+    int n = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2000;
     if (n < 10) n = 10;
     int in[2], out[2];
     if (pipe(in) || pipe(out)) die("pipe");

@@ -179,10 +179,10 @@ static void run_job(struct server *s, struct job *j)
     json_t *args = j->args ? j->args : json_object();
     enum hml_status rc = hml_tool_call(j->tool, args, &opts, &r, &err);
     if (!j->args) json_decref(args);
-    char *note = take_reload_note(s);
     pthread_mutex_lock(&s->mu);
     bool cancelled = j->cancelled;
     pthread_mutex_unlock(&s->mu);
+    char *note = cancelled ? NULL : take_reload_note(s); /* a cancelled call shows nothing */
     if (rc) {
         /* The tool vanished between queueing and running (cannot happen: reloads wait for
          * an idle worker), reported rather than asserted. */
