@@ -35,6 +35,7 @@ struct job {
     char *tool;
     json_t *args;
     json_t *progress_token;
+    char caller[96];        /* who asked, as of queueing (initialize may change it) */
     volatile int cancel;    /* read by the action (hml_cancelled)          */
     bool cancelled;         /* under mu: the client cancelled; no response */
     double last_progress, last_sent;
@@ -169,7 +170,7 @@ static void run_job(struct server *s, struct job *j)
     const char *given = hml_json_str(j->args, "project_dir", NULL);
     char real[PATH_MAX];
     const char *dir = !given ? s->project_dir : realpath(given, real) ? real : given;
-    hml_events_begin(s->events, &j->ev, j->tool, action, dir, s->caller, j->args);
+    hml_events_begin(s->events, &j->ev, j->tool, action, dir, j->caller, j->args);
     struct progress_ctx pc = {s, j};
     struct hml_call_opts opts = {.default_project_dir = s->project_dir, .progress = job_progress,
                                  .progress_ud = &pc, .cancel = &j->cancel};
@@ -423,6 +424,7 @@ static void m_tools_call(struct server *s, const json_t *id, const char *key, co
         j->tool = hml_strdup(name);
         j->args = args && !json_is_null(args) ? json_deep_copy(args) : NULL;
         j->progress_token = json_is_string(token) || json_is_integer(token) ? json_deep_copy(token) : NULL;
+        snprintf(j->caller, sizeof j->caller, "%s", s->caller);
     }
     if (!j || !j->id || !j->id_key || !j->tool) {
         job_free(j);
