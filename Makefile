@@ -26,13 +26,13 @@ LDFLAGS := $(OPT)
 LDLIBS  := $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC  := $(shell find src/core src/tools -name '*.c' | sort)
-CLI_SRC  := $(shell find src/cli src/mcp -name '*.c' 2>/dev/null | sort)
+CLI_SRC  := $(shell find src/cli src/mcp -path src/mcp/modules -prune -o -name '*.c' -print 2>/dev/null | sort)
 TEST_SRC := $(shell find tests/unit -name '*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 
-all: $(B)/harness $(B)/libharness.a
+all: $(B)/harness $(B)/libharness.a modules
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,8 +42,38 @@ $(B)/libharness.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# -rdynamic: hot-reload modules (below) resolve core functions from the binary. The tools
+# are still linked in statically; without --hot-reload no module is ever loaded.
 $(B)/harness: $(CLI_OBJ) $(B)/libharness.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libharness.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) $(B)/libharness.a $(LDLIBS)
+
+# The skills are embedded in the binary (.incbin), which -MMD cannot see.
+$(B)/src/mcp/prompts.o: $(wildcard skills/*.md)
+
+# Hot-reload modules (`harness mcp --hot-reload`, development only): each tool, from
+# src/tools/t_<name>.c and t_<name>_*.c, also builds as $(B)/modules/<name>.so with hidden
+# symbols but its one export (src/mcp/modules/entry.c). The link writes a temp file and
+# renames it, so a running server never maps a half-written module.
+MOD_NAMES := $(sort $(foreach f,$(notdir $(wildcard src/tools/t_*.c)),$(word 2,$(subst _, ,$(basename $(f))))))
+MOD_SO    := $(MOD_NAMES:%=$(B)/modules/%.so)
+PIC       := -fPIC -fvisibility=hidden
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC) -c $< -o $@
+
+$(B)/pic/entry_%.o: src/mcp/modules/entry.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC) -DHML_MODULE_TOOL=hml_tool_$* -c $< -o $@
+
+define MODULE_RULE
+$(B)/modules/$(1).so: $(patsubst %.c,$(B)/pic/%.o,$(wildcard src/tools/t_$(1).c src/tools/t_$(1)_*.c)) $(B)/pic/entry_$(1).o
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -shared -o $$@.tmp $$^ && mv -f $$@.tmp $$@
+endef
+$(foreach m,$(MOD_NAMES),$(eval $(call MODULE_RULE,$(m))))
+
+modules: $(MOD_SO)
 
 $(B)/test_unit: $(TEST_OBJ) $(B)/libharness.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(B)/libharness.a $(LDLIBS)
@@ -75,5 +105,5 @@ lint:
 clean:
 	rm -rf build
 
-.PHONY: all setup check test asan bench demo lint clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+.PHONY: all setup check test asan bench demo lint clean modules
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(B)/pic/*.d $(B)/pic/src/tools/*.d)

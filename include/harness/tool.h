@@ -94,6 +94,11 @@ json_t *hml_param_json(const struct hml_call *c, const char *name); /* borrowed 
 bool hml_param_has(const struct hml_call *c, const char *name);
 void hml_progress(const struct hml_call *c, double done, double total, const char *fmt, ...)
     HML_PRINTF(4, 5);
+/* Has the caller asked the call to stop? Long actions check this at each safe point
+ * (between columns, folds, rounds) and, when true, return hml_fail_cancelled() before
+ * committing anything, so a cancelled call leaves no partial state. */
+bool hml_cancelled(const struct hml_call *c);
+enum hml_status hml_fail_cancelled(struct hml_error *err, const char *where);
 
 /* ---- registry ---------------------------------------------------------------- */
 
@@ -102,6 +107,13 @@ void hml_progress(const struct hml_call *c, double done, double total, const cha
 enum hml_status hml_tools_register(const struct hml_tool *tool, struct hml_error *err);
 size_t hml_tools_count(void);
 const struct hml_tool *hml_tools_at(size_t i);
+/* Hot reload (src/mcp/reload.c): puts `tool` in the place of the registered tool of the
+ * same name, or adds it, and sets *replaced to the tool it displaced (NULL when added).
+ * `tool` must outlive its registration. Call only while no tool call is running. */
+enum hml_status hml_tools_replace(const struct hml_tool *tool, const struct hml_tool **replaced,
+                                  struct hml_error *err);
+/* Unregisters the named tool; false when there is none. Same rule as hml_tools_replace. */
+bool hml_tools_remove(const char *name);
 const struct hml_tool *hml_tool_find(const char *name);
 const struct hml_action *hml_action_find(const struct hml_tool *t, const char *name);
 const struct hml_param *hml_param_find(const struct hml_tool *t, const char *name);

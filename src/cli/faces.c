@@ -4,6 +4,8 @@
 #include "cli.h"
 
 static const struct hml_face faces[] = {
+    {"mcp", "serve the tools to an agent over MCP (stdio)", hml_mcp_main},
+    {"skills", "list the skills, or install them where an agent's client finds them", hml_skills_main},
     {0},
 };
 

@@ -11,13 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <limits.h>
+
 #include "harness/alloc.h"
 #include "harness/buf.h"
+#include "harness/events.h"
 #include "harness/json.h"
 #include "harness/tool.h"
 #include "cli.h"
-
-#define HARNESS_VERSION "0.1.0"
 
 /* libgomp's worker threads spin while idle and starve a busy 2-core machine;
  * passive waiting must be set before the runtime starts, hence the re-exec. */
@@ -39,17 +40,23 @@ static int usage(const char *fmt, const char *arg)
 
 /* ---- progress bar (stderr, only on a terminal) ------------------------------------------ */
 
-struct bar { bool on; double last; };
+struct bar {
+    bool on;
+    double last;
+    struct hml_events *ev;       /* the Studio event log, or NULL */
+    struct hml_event_call *call;
+};
 
 static void bar_update(void *ud, double done, double total, const char *msg)
 {
     struct bar *b = ud;
-    if (!b->on) return;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     if (now - b->last < 0.1 && done < total) return;
     b->last = now;
+    hml_events_progress(b->ev, b->call, done, total, msg);
+    if (!b->on) return;
     int width = 30, fill = total > 0 ? (int)(width * (done / total)) : 0;
     if (fill > width) fill = width;
     fprintf(stderr, "\r[%.*s%*s] %3.0f%% %-40.40s", fill, "##############################",
@@ -144,12 +151,21 @@ static int run_tool(const char *project, bool json_out, int argc, char **argv, i
         json_decref(args);
         return rc;
     }
-    struct bar bar = {.on = isatty(2) && !json_out};
+    /* Every call is logged for Studio; the log never decides the outcome (events.h). */
+    char dir[PATH_MAX];
+    const char *pd = hml_json_str(args, "project_dir", project ? project : ".");
+    if (!realpath(pd, dir)) snprintf(dir, sizeof dir, "%s", pd);
+    struct hml_event_call ec;
+    struct bar bar = {.on = isatty(2) && !json_out, .ev = hml_events_open_default(), .call = &ec};
+    hml_events_begin(bar.ev, &ec, tool, action, dir, "cli", args);
     struct hml_call_opts opts = {.default_project_dir = project, .progress = bar_update, .progress_ud = &bar};
     struct hml_reply r;
     struct hml_error err;
     hml_tool_call(tool, args, &opts, &r, &err);
     json_decref(args);
+    hml_events_end(bar.ev, &ec, r.is_error ? hml_json_str(json_object_get(r.structured, "error"), "code", "internal")
+                                           : NULL, r.text);
+    hml_events_close(bar.ev);
     if (json_out) {
         char *s = json_dumps(r.structured, JSON_COMPACT | JSON_REAL_PRECISION(17));
         fputs(s ? s : "{}", stdout);
@@ -183,7 +199,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             return print_help(NULL, NULL);
         } else if (!strcmp(a, "--version")) {
-            printf("harness %s\n", HARNESS_VERSION);
+            printf("harness %s\n", HML_VERSION);
             return 0;
         } else {
             return usage("unknown option '%s'", a);

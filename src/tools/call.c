@@ -55,6 +55,17 @@ void hml_progress(const struct hml_call *c, double done, double total, const cha
     c->progress(c->progress_ud, done, total, msg);
 }
 
+bool hml_cancelled(const struct hml_call *c)
+{
+    return c->cancel && *c->cancel;
+}
+
+enum hml_status hml_fail_cancelled(struct hml_error *err, const char *where)
+{
+    hml_fail(err, HML_EBLOCKED, where, "cancelled by the caller before it finished");
+    return hml_hint(err, "nothing was changed; run the action again to finish it");
+}
+
 void hml_result_warn(struct hml_result *res, const char *fmt, ...)
 {
     char msg[1024];

@@ -52,6 +52,37 @@ size_t hml_tools_count(void)
     return registry_n;
 }
 
+enum hml_status hml_tools_replace(const struct hml_tool *tool, const struct hml_tool **replaced,
+                                  struct hml_error *err)
+{
+    pthread_once(&builtin_once, register_builtin);
+    HML_ASSERT(tool && tool->name && tool->actions);
+    *replaced = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_n; i++)
+        if (!strcmp(registry[i]->name, tool->name)) {
+            *replaced = registry[i];
+            registry[i] = tool;
+        }
+    pthread_mutex_unlock(&registry_lock);
+    return *replaced ? HML_OK : add_tool(tool, err);
+}
+
+bool hml_tools_remove(const char *name)
+{
+    pthread_once(&builtin_once, register_builtin);
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < registry_n && !found; i++)
+        if (!strcmp(registry[i]->name, name)) {
+            memmove(&registry[i], &registry[i + 1], (registry_n - i - 1) * sizeof *registry);
+            registry_n--;
+            found = true;
+        }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
 const struct hml_tool *hml_tools_at(size_t i)
 {
     return i < hml_tools_count() ? registry[i] : NULL;

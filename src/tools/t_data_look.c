@@ -3,7 +3,9 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness/alloc.h"
 #include "harness/stats.h"
@@ -101,6 +103,19 @@ static bool in_category(const struct hml_column *c, const char *cat)
     return true;
 }
 
+/* Test-only: HARNESS_TEST_SLOW_MS makes profile pause this long after each column, so the
+ * MCP tests have a long call to watch (progress) and to stop (cancel). The pause is cut
+ * into short slices so that a cancel still lands promptly. */
+static void test_slow_pause(const struct hml_call *call)
+{
+    const char *e = getenv("HARNESS_TEST_SLOW_MS");
+    long ms = e ? strtol(e, NULL, 10) : 0;
+    for (long left = ms > 60000 ? 60000 : ms; left > 0 && !hml_cancelled(call); left -= 10) {
+        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 DATA_ACTION(hml__data_profile)
 {
     struct hml_project *p;
@@ -114,9 +129,16 @@ DATA_ACTION(hml__data_profile)
     for (size_t j = 0; !rc && j < p->table->ncols; j++) {
         const struct hml_column *c = p->table->cols[j];
         if (!in_category(c, cat)) continue;
+        if (hml_cancelled(call)) {
+            rc = hml_fail_cancelled(err, "data.profile");
+            break;
+        }
         struct hml_col_stats s;
         rc = hml_col_stats(c, &s, err);
         if (rc) break;
+        hml_progress(call, (double)(j + 1), (double)p->table->ncols, "column %zu/%zu · %s", j + 1,
+                     p->table->ncols, p->table->names[j]);
+        test_slow_pause(call);
         double r = corr_with_target(p, c);
         char v[4][32], nulls[32];
         snprintf(nulls, sizeof nulls, "%.1f%%", s.n ? 100.0 * (double)s.nulls / (double)s.n : 0.0);
