@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "harness/cv.h"
 #include "harness/err.h"
 #include "harness/frame.h"
@@ -62,6 +63,8 @@ struct hml_run {
     size_t cache_hits, fits;
     double seconds;
     char notes[1024];
+    uint8_t *eval_mask;       /* backtest.eval_filter: 1 = row is scored; NULL = all  */
+    size_t eval_rows;         /* rows the filter keeps                                */
 };
 
 typedef void (*hml_run_progress_fn)(void *ud, double done, double total, const char *message);

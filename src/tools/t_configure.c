@@ -6,6 +6,7 @@
 
 #include "harness/alloc.h"
 #include "harness/cv.h"
+#include "harness/expr.h"
 #include "harness/log.h"
 #include "harness/metric.h"
 #include "harness/store.h"
@@ -480,6 +481,23 @@ static enum hml_status canonical_metrics(json_t *bt, const char *task_name, stru
     return HML_OK;
 }
 
+/* eval_filter must parse, name real columns and be a condition. */
+static enum hml_status check_filter(const struct hml_project *p, const char *src, struct hml_error *err)
+{
+    if (!src || !*src) return HML_OK;
+    struct hml_expr *e = NULL;
+    enum hml_type type = HML_TYPE_BOOL;
+    enum hml_status rc = hml_expr_parse(src, &e, err);
+    if (!rc && p->table) rc = hml_expr_check(e, p->table, NULL, &type, err);
+    if (!rc && type != HML_TYPE_BOOL) {
+        hml_fail(err, HML_EINVAL, "configure.backtest", "eval_filter '%s' is not a condition", src);
+        rc = hml_hint(err, "write a true/false formula, e.g. \"season >= 2015\"");
+    }
+    if (rc) hml_error_prefix(err, "eval_filter");
+    hml_expr_free(e);
+    return rc;
+}
+
 /* Builds the folds the new settings give, as a check and as feedback. */
 static void describe_folds(const struct hml_project *p, const json_t *root, struct hml_result *res,
                            enum hml_status *rc, struct hml_error *err)
@@ -524,6 +542,7 @@ static enum hml_status a_backtest(struct hml_call *call, struct hml_result *res,
         !(rc = hml_cv_strategy_parse(hml_param_str(call, "cv_strategy", ""), &s, err)))
         json_object_set_new(bt, "cv_strategy", json_string(hml_cv_strategy_name(s))); /* aliases stored canonical */
     if (!rc) rc = canonical_metrics(bt, hml_json_str(json_object_get(root, "data"), "task", "binary"), err);
+    if (!rc) rc = check_filter(p, hml_json_str(bt, "eval_filter", NULL), err);
     if (!rc) describe_folds(p, root, res, &rc, err);
     if (!rc) rc = save_config(p, root, err);
     if (!rc) json_object_set(res->data, "backtest", bt);

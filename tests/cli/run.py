@@ -652,6 +652,27 @@ def prediction_cache_refits_only_what_changed():
 
 
 @test
+def eval_filter_scores_only_the_rows_it_keeps():
+    d = titanic_models_project()
+    full = ok(h(d, "pipeline", "run_backtest"))
+    ok(h(d, "configure", "backtest", eval_filter="class == '1st'"))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert j["fits"] == 0, "the filter changes scoring, not training"
+    assert j["scored_rows"] == 324
+    rows = [r for r in read_preds(d, j["run_id"])]
+    table = {int(r["row"]): r for r in rows}
+    src = read_csv("titanic.csv")
+    kept = [table[i + 1] for i, r in enumerate(src) if r["class"] == "1st"]
+    brier = sum((float(r["pred_ensemble"]) - float(r["survived"])) ** 2 for r in kept) / len(kept)
+    assert abs(j["ensemble"]["metrics"]["brier"] - brier) < 1e-12 and j["ensemble"]["metrics"] != full["ensemble"]["metrics"]
+    assert sum(f["rows"] for f in ok(h(d, "pipeline", "show_run", detail="full"))["ensemble"]["fold_metrics"]) == 324
+    fails(h(d, "configure", "backtest", eval_filter="clas == '1st'"), "not_found", did_you_mean="class")
+    fails(h(d, "configure", "backtest", eval_filter="fare * 2"), "invalid_params", in_message="not a condition")
+    ok(h(d, "configure", "backtest", eval_filter="class == 'crew'"))
+    fails(h(d, "pipeline", "run_backtest"), "invalid_params", in_message="keeps no rows")
+
+
+@test
 def runs_are_listed_shown_and_compared():
     d = titanic_models_project()
     a = ok(h(d, "pipeline", "run_backtest"))

@@ -11,6 +11,7 @@
 
 #include "harness/alloc.h"
 #include "harness/config.h"
+#include "harness/expr.h"
 
 static double now_s(void)
 {
@@ -326,7 +327,7 @@ static enum hml_status evaluate(const struct hml_run *r, const double *oof, cons
     }
     size_t n = 0;
     for (size_t i = 0; i < r->rows; i++) {
-        if (isnan(oof[i * r->k])) continue;
+        if (isnan(oof[i * r->k]) || (r->eval_mask && !r->eval_mask[i])) continue;
         y[n] = r->y[i];
         memcpy(p + n * r->k, oof + i * r->k, r->k * sizeof *p);
         n++;
@@ -336,9 +337,15 @@ static enum hml_status evaluate(const struct hml_run *r, const double *oof, cons
     const double *fp = fold_pred;
     for (size_t f = 0; f < r->folds->n; f++) {
         const struct hml_cv_fold *fold = &r->folds->folds[f];
-        for (size_t i = 0; i < fold->test_n; i++) y[i] = r->y[fold->test[i]];
-        json_t *row = json_pack("{s:s,s:I}", "fold", fold->label, "rows", (json_int_t)fold->test_n);
-        json_array_append_new(*per_fold, score(r, y, fp, fold->test_n, row));
+        size_t m = 0;
+        for (size_t i = 0; i < fold->test_n; i++) {
+            if (r->eval_mask && !r->eval_mask[fold->test[i]]) continue;
+            y[m] = r->y[fold->test[i]];
+            memcpy(p + m * r->k, fp + i * r->k, r->k * sizeof *p);
+            m++;
+        }
+        json_t *row = json_pack("{s:s,s:I}", "fold", fold->label, "rows", (json_int_t)m);
+        json_array_append_new(*per_fold, score(r, y, p, m, row));
         fp += fold->test_n * r->k;
     }
     hml_free(y);
@@ -561,6 +568,29 @@ static enum hml_status make_folds(const struct run_ctx *c, struct hml_error *err
     return rc;
 }
 
+/* backtest.eval_filter: models train on every training row, but only the rows the
+ * formula keeps are scored (e.g. "season >= 2015" or "neutral_site"). */
+static enum hml_status eval_filter(struct run_ctx *c, struct hml_error *err)
+{
+    const char *src = hml_json_str(json_object_get(c->root, "backtest"), "eval_filter", NULL);
+    if (!src || !*src) return HML_OK;
+    struct hml_expr *e = NULL;
+    size_t *rows = NULL, n = 0;
+    enum hml_status rc = hml_expr_parse(src, &e, err);
+    if (!rc) rc = hml_expr_filter(e, c->ft, NULL, &rows, &n, err);
+    if (rc) hml_error_prefix(err, "backtest.eval_filter");
+    if (!rc && n == 0) {
+        hml_fail(err, HML_EINVAL, "backtest", "eval_filter '%s' keeps no rows", src);
+        rc = hml_hint(err, "loosen the condition, or clear it with configure backtest --eval_filter ''");
+    }
+    if (!rc && !(c->r->eval_mask = hml_calloc(c->r->rows + 1, 1))) rc = hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) c->r->eval_mask[rows[i]] = 1;
+    if (!rc) c->r->eval_rows = n;
+    hml_free(rows);
+    hml_expr_free(e);
+    return rc;
+}
+
 static enum hml_status setup_run(struct run_ctx *c, struct hml_frame **ft_out, struct hml_error *err)
 {
     struct hml_run *r = c->r;
@@ -584,12 +614,8 @@ static enum hml_status setup_run(struct run_ctx *c, struct hml_frame **ft_out, s
     c->ft = *ft_out;
     if (r->rows < c->o->table->nrows)
         snprintf(r->notes, sizeof r->notes, "%zu rows without a target were left out. ", c->o->table->nrows - r->rows);
-    const char *filter = hml_json_str(json_object_get(c->root, "backtest"), "eval_filter", NULL);
-    if (filter && *filter) {
-        hml_fail(err, HML_EINVAL, "backtest", "eval_filter is not supported by this build yet");
-        return hml_hint(err, "remove it from the backtest section (configure show --section backtest)");
-    }
-    rc = resolve_metrics(c->root, r, err);
+    rc = eval_filter(c, err);
+    if (!rc) rc = resolve_metrics(c->root, r, err);
     if (!rc) rc = make_folds(c, err);
     return rc;
 }
@@ -688,6 +714,7 @@ void hml_run_free(struct hml_run *r)
     hml_free(r->y);
     hml_free(r->ensemble);
     hml_free(r->metrics);
+    hml_free(r->eval_mask);
     json_decref(r->ensemble_metrics);
     json_decref(r->ensemble_fold_metrics);
     hml_cv_folds_free(r->folds);
@@ -730,6 +757,7 @@ json_t *hml_run_json(const struct hml_run *r)
         for (size_t k = 0; k < r->n_classes; k++) json_array_append_new(cl, json_string(r->classes[k]));
         json_object_set_new(j, "classes", cl);
     }
+    if (r->eval_mask) json_object_set_new(j, "scored_rows", json_integer((json_int_t)r->eval_rows));
     if (r->notes[0]) json_object_set_new(j, "notes", json_string(r->notes));
     return j;
 }
