@@ -85,6 +85,13 @@ struct hml_run_opts {
 enum hml_status hml_backtest(const struct hml_run_opts *o, struct hml_run **out, struct hml_error *err);
 void hml_run_free(struct hml_run *r);
 
+/* Fits every active model (or opts->only_models) on all rows that have a target and
+ * predicts every row of `data` (a frame with the table's input columns). The result
+ * is a run with one fold ("all") whose test rows are data's rows: models[i].oof and
+ * ensemble hold data->nrows × k predictions; no metrics (the rows have no target). */
+enum hml_status hml_predict(const struct hml_run_opts *o, const struct hml_frame *data, struct hml_run **out,
+                            struct hml_error *err);
+
 /* The run as JSON (metrics of every model and the ensemble, folds, notes). */
 json_t *hml_run_json(const struct hml_run *r);
 

@@ -28,6 +28,12 @@ DATA_ACTION(hml__data_restore);
 DATA_ACTION(hml__data_snapshot);
 DATA_ACTION(hml__data_restore_snapshot);
 
+/* Resolves `given` like data add does and reads it (format auto by extension);
+ * ingest warnings go to res. */
+enum hml_status hml__read_data_file(const struct hml_call *call, const char *given, const char *format,
+                                    const char *table, bool auto_clean, const json_t *root,
+                                    struct hml_frame **out, struct hml_result *res, struct hml_error *err);
+
 /* A markdown table of the columns (name, type, nulls, example), at most `max_rows`. */
 void hml__columns_table(const struct hml_frame *f, size_t max_rows, struct hml_buf *out);
 /* The same as a JSON array of {name, type, nulls}. */

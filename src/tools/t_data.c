@@ -171,6 +171,21 @@ static void iso_now(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+enum hml_status hml__read_data_file(const struct hml_call *call, const char *given, const char *format,
+                                    const char *table, bool auto_clean, const json_t *root,
+                                    struct hml_frame **out, struct hml_result *res, struct hml_error *err)
+{
+    char *abs = NULL;
+    enum hml_status rc = resolve_path(call, given, &abs, err);
+    if (rc) return rc;
+    struct hml_ingest_report rep;
+    rc = read_file(abs, detect_format(abs, format), table, auto_clean, root, out, &rep, err);
+    report_warnings(&rep, res);
+    hml_ingest_report_fini(&rep);
+    hml_free(abs);
+    return rc;
+}
+
 /* ---- ingest ----------------------------------------------------------------------------- */
 
 struct source_req {

@@ -5,7 +5,7 @@
  * gets a row per run and per metric for listing. Every view of a run (the answer
  * of run_backtest, show_run, compare_*) is rendered from metrics.json, so they
  * always agree. */
-#include "tools_int.h"
+#include "data_int.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -570,6 +570,95 @@ static enum hml_status a_clear_cache(struct hml_call *call, struct hml_result *r
     return HML_OK;
 }
 
+/* ---- predict ----------------------------------------------------------------------------------------------------- */
+
+/* Keys of the new rows (those the file has), a row number, and every model's and the
+ * ensemble's prediction. */
+static enum hml_status prediction_file(const struct hml_run *r, const struct hml_frame *data, const json_t *root,
+                                       struct hml_buf *csv, struct hml_error *err)
+{
+    size_t idx[64], n = 0, i;
+    json_t *k;
+    json_array_foreach(hml_config_get(root, "data.key_columns"), i, k) {
+        long j = hml_frame_find(data, json_string_value(k));
+        if (j >= 0 && n < 64) idx[n++] = (size_t)j;
+    }
+    struct hml_frame *f = hml_frame_select(data, idx, n);
+    struct hml_column *row = hml_column_new(HML_TYPE_I64, data->nrows);
+    enum hml_status rc = f && row ? HML_OK : hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
+    for (size_t t = 0; !rc && t < data->nrows; t++) hml_i64(row)[t] = (int64_t)t + 1;
+    if (!rc) rc = hml_frame_add(f, "row", row, err);
+    hml_column_unref(row);
+    /* The run's "rows" are the new data's rows here, which is what add_pred_column walks. */
+    struct hml_run view = *r;
+    view.rows = data->nrows;
+    char name[160];
+    for (size_t m = 0; !rc && m <= r->nmodels; m++) {
+        const double *p = m < r->nmodels ? r->models[m].oof : r->ensemble;
+        if (!p || (m < r->nmodels && !r->models[m].ok)) continue;
+        const char *mn = m < r->nmodels ? r->models[m].name : "ensemble";
+        for (size_t j = 0; !rc && j < r->k; j++) {
+            if (r->k > 1) snprintf(name, sizeof name, "pred_%s_%s", mn, r->classes[j]);
+            else snprintf(name, sizeof name, "pred_%s", mn);
+            rc = add_pred_column(f, name, &view, p, j, err);
+        }
+    }
+    if (!rc) rc = hml_csv_write(f, csv, err);
+    hml_frame_free(f);
+    return rc;
+}
+
+static enum hml_status a_predict(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_REQUIRED, &p, err);
+    if (rc) return rc;
+    struct hml_frame *data = NULL;
+    struct hml_run *r = NULL;
+    struct hml_buf csv = HML_BUF_INIT;
+    char *out_path = NULL;
+    rc = hml__read_data_file(call, hml_param_str(call, "data_path", ""), "auto", NULL, false, p->cfg->root, &data, res, err);
+    const char *only[64];
+    size_t only_n = 0, i;
+    json_t *v;
+    json_array_foreach(hml_param_json(call, "models"), i, v) if (only_n < 64) only[only_n++] = json_string_value(v);
+    struct hml_run_opts o = {.project_dir = p->dir, .table = p->table, .config = p->cfg->root,
+                             .only_models = only_n ? only : NULL, .only_n = only_n, .progress = run_progress,
+                             .progress_ud = call, .cancel = call->cancel};
+    if (!rc) rc = hml_predict(&o, data, &r, err);
+    if (!rc) rc = prediction_file(r, data, p->cfg->root, &csv, err);
+    if (!rc) {
+        const char *given = hml_param_str(call, "output_path", NULL);
+        char rel[128];
+        snprintf(rel, sizeof rel, "outputs/predict-%s.csv", r->run_id + 4);
+        out_path = given ? (given[0] == '/' ? hml_strdup(given) : hml_path_join(p->dir, given)) : hml__project_path(p, rel);
+        rc = out_path ? HML_OK : hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
+    }
+    if (!rc) {
+        struct hml_txn *txn = hml_txn_new();
+        rc = txn ? hml_txn_write(txn, out_path, csv.p ? csv.p : "", csv.len, err) : hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
+        if (!rc) rc = hml_txn_commit(txn, err);
+        hml_txn_free(txn);
+    }
+    if (!rc) {
+        char a[32];
+        size_t ok_models = 0;
+        for (size_t m = 0; m < r->nmodels; m++) ok_models += r->models[m].ok;
+        hml_buf_printf(&res->text, "Predicted %s rows with %zu model(s) trained on all %zu labelled rows%s.\nWritten to %s\n",
+                       hml__fmt_count(a, data->nrows), ok_models, r->rows, r->ensemble ? " and their average" : "", out_path);
+        for (size_t m = 0; m < r->nmodels; m++)
+            if (!r->models[m].ok) hml_buf_printf(&res->text, "Failed: %s — %s (%s)\n", r->models[m].name, r->models[m].error, r->models[m].hint);
+        json_object_set_new(res->data, "rows", json_integer((json_int_t)data->nrows));
+        json_object_set_new(res->data, "output_path", json_string(out_path));
+    }
+    hml_free(out_path);
+    hml_buf_free(&csv);
+    hml_run_free(r);
+    hml_frame_free(data);
+    hml__project_free(p);
+    return rc;
+}
+
 /* ---- the tool table ----------------------------------------------------------------------------------------------- */
 
 static const struct hml_param params[] = {
@@ -579,12 +668,16 @@ static const struct hml_param params[] = {
     {"run_ids", HML_P_STRINGS, NULL, "two runs to compare"},
     {"detail", HML_P_STRING, "summary|full", "full adds the per-fold table"},
     {"scope", HML_P_STRING, "predictions|all", "what clear_cache removes (default predictions)"},
+    {"data_path", HML_P_STRING, NULL, "predict: a file with the table's input columns"},
+    {"output_path", HML_P_STRING, NULL, "predict: where the CSV goes (default outputs/predict-<time>.csv)"},
     {0},
 };
 
 static const struct hml_action actions[] = {
     {"run_backtest", a_run_backtest, "models fold_values detail", NULL,
      "fit every active model on every fold; metrics pooled and per fold; cached per (model, fold)", HML_ACT_LONG},
+    {"predict", a_predict, "data_path output_path models", "data_path",
+     "fit the active models on every labelled row and predict a new file", HML_ACT_LONG},
     {"show_run", a_show_run, "run_id detail", NULL, "one run's leaderboard (detail=full: per fold)", HML_ACT_READONLY},
     {"list_runs", a_list_runs, "", NULL, "recent runs, newest first", HML_ACT_READONLY},
     {"compare_runs", a_compare_runs, "run_ids", "run_ids", "metric deltas between two runs", HML_ACT_READONLY},
@@ -602,7 +695,7 @@ const struct hml_tool hml_tool_pipeline = {
         "configure backtest's strategy; models=[…] for a subset; progress per (model, fold); unchanged "
         "(model, fold) pairs come from the prediction cache), show_run (run_id, default latest; "
         "detail=full adds per-fold numbers), list_runs, compare_runs (run_ids=[a, b]), compare_latest, "
-        "clear_cache. Artifacts land in outputs/<run_id>/ (metrics.json, predictions.csv, report.md).",
+        "predict (data_path: models fit on every labelled row predict a new file), clear_cache. Artifacts land in outputs/<run_id>/ (metrics.json, predictions.csv, report.md).",
     .params = params,
     .actions = actions,
 };

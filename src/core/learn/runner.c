@@ -697,6 +697,97 @@ enum hml_status hml_backtest(const struct hml_run_opts *o, struct hml_run **out,
     return HML_OK;
 }
 
+/* ---- predicting new rows ------------------------------------------------------------------------- */
+
+/* One fold: train on every row with a target, test on every row of data. */
+static enum hml_status all_rows_fold(struct hml_run *r, size_t test_n, struct hml_error *err)
+{
+    r->folds = hml_calloc(1, sizeof *r->folds);
+    struct hml_cv_fold *f = r->folds ? hml_calloc(1, sizeof *f) : NULL;
+    if (!f) return hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    r->folds->folds = f;
+    r->folds->n = 1;
+    r->folds->rows = r->rows;
+    snprintf(f->label, sizeof f->label, "all");
+    f->train = hml_malloc((r->rows + 1) * sizeof *f->train);
+    f->test = hml_malloc((test_n + 1) * sizeof *f->test);
+    if (!f->train || !f->test) return hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    for (size_t i = 0; i < r->rows; i++) f->train[i] = i;
+    for (size_t i = 0; i < test_n; i++) f->test[i] = i;
+    f->train_n = r->rows;
+    f->test_n = test_n;
+    return HML_OK;
+}
+
+static enum hml_status predict_models(struct run_ctx *c, struct hml_error *err)
+{
+    struct hml_run *r = c->r;
+    const json_t *models = json_object_get(c->root, "models");
+    const char *names[256];
+    size_t n;
+    enum hml_status rc = pick_models(c->o, models, names, &n, err);
+    r->models = rc ? NULL : hml_calloc(n, sizeof *r->models);
+    struct model_ctx *ms = rc ? NULL : hml_calloc(n, sizeof *ms);
+    if (!rc && (!r->models || !ms)) rc = hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    if (!rc) r->nmodels = n, c->total = n;
+    for (size_t i = 0; i < n && !rc; i++) {
+        ms[i].out = &r->models[i];
+        ms[i].def = json_object_get(models, names[i]);
+        snprintf(r->models[i].name, sizeof r->models[i].name, "%s", names[i]);
+        r->models[i].in_ensemble = !excluded_from_ensemble(c->root, names[i], ms[i].def);
+        rc = setup_model(c, &ms[i], err);
+    }
+    if (!rc) rc = fit_all(c, ms, n, err);
+    /* The single fold's predictions are the answer: they become oof as they are. */
+    for (size_t i = 0; i < n && !rc; i++) {
+        ms[i].out->ok = !ms[i].failed;
+        hml_free(ms[i].out->oof);
+        ms[i].out->oof = ms[i].out->fold_pred;
+        ms[i].out->fold_pred = NULL;
+    }
+    for (size_t i = 0; ms && i < n; i++) model_ctx_fini(&ms[i]);
+    hml_free(ms);
+    return rc;
+}
+
+enum hml_status hml_predict(const struct hml_run_opts *o, const struct hml_frame *data, struct hml_run **out,
+                            struct hml_error *err)
+{
+    double t0 = now_s();
+    struct hml_run *r = hml_calloc(1, sizeof *r);
+    if (!r) return hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    struct run_ctx c = {.o = o, .r = r, .root = o->config, .test_frame = data, .mu = PTHREAD_MUTEX_INITIALIZER};
+    c.seed = (uint64_t)hml_json_int(json_object_get(o->config, "backtest"), "seed", 42);
+    const json_t *d = json_object_get(o->config, "data");
+    struct hml_frame *ft = NULL;
+    enum hml_status rc = hml_task_parse(hml_json_str(d, "task", "binary"), &r->task, err);
+    if (!rc) rc = encode_target(o->table, hml_json_str(d, "target_column", ""), r, err);
+    if (!rc) {
+        ft = r->rows == o->table->nrows ? hml_frame_clone(o->table) : hml_frame_take(o->table, r->table_row, r->rows);
+        c.ft = ft;
+        rc = ft ? all_rows_fold(r, data->nrows, err) : hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    }
+    if (!rc) rc = predict_models(&c, err);
+    /* The average of the ensemble members, row by row. */
+    size_t members = 0, w = data->nrows * r->k;
+    for (size_t i = 0; !rc && i < r->nmodels; i++) members += r->models[i].ok && r->models[i].in_ensemble;
+    if (!rc && members && !(r->ensemble = hml_calloc(w + 1, sizeof *r->ensemble)))
+        rc = hml_fail(err, HML_ENOMEM, "predict", "out of memory");
+    for (size_t i = 0; !rc && members && i < r->nmodels; i++)
+        if (r->models[i].ok && r->models[i].in_ensemble)
+            for (size_t j = 0; j < w; j++) r->ensemble[j] += r->models[i].oof[j] / (double)members;
+    hml__cache_drop(&c);
+    hml_frame_free(ft);
+    if (rc) {
+        hml_run_free(r);
+        return rc;
+    }
+    run_id(r->run_id, sizeof r->run_id);
+    r->seconds = now_s() - t0;
+    *out = r;
+    return HML_OK;
+}
+
 void hml_run_free(struct hml_run *r)
 {
     if (!r) return;

@@ -82,7 +82,8 @@ static enum hml_status build(struct run_ctx *c, const struct model_ctx *m, const
     d->y_train = hml_malloc((f->train_n + 1) * sizeof *d->y_train);
     if (!d->x_train || !d->x_test || !d->y_train) return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
     rc = hml_design_apply(d->design, c->ft, f->train, f->train_n, d->x_train, err);
-    if (!rc) rc = hml_design_apply(d->design, c->ft, f->test, f->test_n, d->x_test, err);
+    if (!rc) rc = hml_design_apply(d->design, c->test_frame ? c->test_frame : c->ft, f->test, f->test_n, d->x_test, err);
+    if (rc == HML_ENOTFOUND && c->test_frame) hml_error_prefix(err, "the new data lacks a column the model was trained on");
     if (rc) return rc;
     zero_fill(m, d->design, d->x_train, f->train_n);
     zero_fill(m, d->design, d->x_test, f->test_n);
@@ -124,7 +125,7 @@ enum hml_status hml__run_fold(struct run_ctx *c, struct model_ctx *m, const stru
     size_t width = c->r->k, n = f->test_n * width;
     char key[65];
     hml__cache_key(c, m, f, key);
-    if (hml__cache_get(c, key, pred, n)) {
+    if (!c->test_frame && hml__cache_get(c, key, pred, n)) {
         pthread_mutex_lock(&c->mu);
         m->out->cache_hits++;
         pthread_mutex_unlock(&c->mu);
@@ -143,7 +144,7 @@ enum hml_status hml__run_fold(struct run_ctx *c, struct model_ctx *m, const stru
         pthread_mutex_lock(&c->mu);
         m->out->fits++;
         m->out->nfeatures = d.cols;
-        rc = hml__cache_defer(c, key, pred, n, err);
+        if (!c->test_frame) rc = hml__cache_defer(c, key, pred, n, err);
         pthread_mutex_unlock(&c->mu);
     }
     fold_data_fini(&d);

@@ -14,6 +14,8 @@ struct run_ctx {
     const struct hml_run_opts *o;
     struct hml_run *r;
     const struct hml_frame *ft;   /* the rows with a target (the folds index these)  */
+    const struct hml_frame *test_frame; /* predict: test rows index this frame, not ft;
+                                           the cache is not used                      */
     const json_t *root;           /* config                                         */
     uint64_t seed;
     size_t done, total;           /* progress over (model, fold) pairs               */
