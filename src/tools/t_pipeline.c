@@ -326,7 +326,7 @@ static enum hml_status a_run_backtest(struct hml_call *call, struct hml_result *
     struct hml_run_opts o = {
         .project_dir = p->dir, .table = p->table, .config = p->cfg->root, .only_models = only_n ? only : NULL,
         .only_n = only_n, .fold_values = hml_param_json(call, "fold_values"), .progress = run_progress,
-        .progress_ud = call, .cancel = call->cancel,
+        .progress_ud = call, .cancel = call->cancel, .nthread = (int)hml_param_int(call, "nthread", 0),
     };
     struct hml_run *r = NULL;
     bool full = !strcmp(hml_param_str(call, "detail", "summary"), "full");
@@ -669,12 +669,13 @@ static const struct hml_param params[] = {
     {"detail", HML_P_STRING, "summary|full", "full adds the per-fold table"},
     {"scope", HML_P_STRING, "predictions|all", "what clear_cache removes (default predictions)"},
     {"data_path", HML_P_STRING, NULL, "predict: a file with the table's input columns"},
+    {"nthread", HML_P_INTEGER, NULL, "threads per model fit (default: chosen by data size)"},
     {"output_path", HML_P_STRING, NULL, "predict: where the CSV goes (default outputs/predict-<time>.csv)"},
     {0},
 };
 
 static const struct hml_action actions[] = {
-    {"run_backtest", a_run_backtest, "models fold_values detail", NULL,
+    {"run_backtest", a_run_backtest, "models fold_values detail nthread", NULL,
      "fit every active model on every fold; metrics pooled and per fold; cached per (model, fold)", HML_ACT_LONG},
     {"predict", a_predict, "data_path output_path models", "data_path",
      "fit the active models on every labelled row and predict a new file", HML_ACT_LONG},

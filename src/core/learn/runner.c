@@ -848,6 +848,7 @@ json_t *hml_run_json(const struct hml_run *r)
         for (size_t k = 0; k < r->n_classes; k++) json_array_append_new(cl, json_string(r->classes[k]));
         json_object_set_new(j, "classes", cl);
     }
+    json_object_set_new(j, "backend_seconds", json_real(r->backend_seconds));
     if (r->eval_mask) json_object_set_new(j, "scored_rows", json_integer((json_int_t)r->eval_rows));
     if (r->notes[0]) json_object_set_new(j, "notes", json_string(r->notes));
     return j;
