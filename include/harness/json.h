@@ -34,6 +34,10 @@ int64_t hml_json_int(const json_t *obj, const char *key, int64_t dflt);
 double hml_json_num(const json_t *obj, const char *key, double dflt);
 bool hml_json_bool(const json_t *obj, const char *key, bool dflt);
 
+/* "an object", "a list", "a string", "an integer", "a number", "a boolean", "null":
+ * for messages that say what was given. */
+const char *hml_json_kind(const json_t *v);
+
 /* Sets obj[key] = v, stealing v; false on OOM (v is freed). */
 bool hml_json_set(json_t *obj, const char *key, json_t *v);
 

@@ -163,7 +163,7 @@ static int skills_install(const char *dir)
         char *path = sub ? hml_path_join(sub, "SKILL.md") : NULL;
         enum hml_status rc = path ? hml_mkdirs(sub, &err) : hml_fail(&err, HML_ENOMEM, "skills", "out of memory");
         if (!rc) rc = hml_write_atomic(path, skills[i].text, strlen(skills[i].text), &err);
-        if (!rc) printf("installed %s → %s\n", skills[i].name, path);
+        if (!rc) printf("installed %s → %s\n", skills[i].name, path); /* ok-stdout: the `harness skills` command, not the server */
         else fprintf(stderr, "harness skills: %s\n%s\n", err.message, err.hint);
         hml_free(path);
         hml_free(sub);
@@ -179,7 +179,7 @@ int hml_skills_main(const char *project_dir, int argc, char **argv)
     if (!strcmp(cmd, "list") && argc <= 2) {
         for (size_t i = 0; i < NSKILLS; i++) {
             char desc[1024];
-            printf("%-16s %s\n", skills[i].name, skill_field(skills[i].text, "description", desc, sizeof desc));
+            printf("%-16s %s\n", skills[i].name, skill_field(skills[i].text, "description", desc, sizeof desc)); /* ok-stdout */
         }
         return 0;
     }

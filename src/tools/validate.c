@@ -14,20 +14,6 @@
 
 #define NAMES_MAX 64
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
-}
 
 static enum hml_status type_error(const char *where, const struct hml_param *p, const json_t *v,
                                   const char *want, struct hml_error *err)
@@ -36,7 +22,7 @@ static enum hml_status type_error(const char *where, const struct hml_param *p, 
         hml_fail(err, HML_EINVAL, where, "'%s' must be %s, got \"%.60s\"", p->name, want,
                  json_string_value(v));
     else
-        hml_fail(err, HML_EINVAL, where, "'%s' must be %s, got %s", p->name, want, json_kind(v));
+        hml_fail(err, HML_EINVAL, where, "'%s' must be %s, got %s", p->name, want, hml_json_kind(v));
     return hml_hint(err, "%s: %s", p->name, p->desc);
 }
 
@@ -177,7 +163,7 @@ static enum hml_status coerce(const char *where, const struct hml_param *p, json
             if (!json_is_string(el)) {
                 json_decref(nv);
                 hml_fail(err, HML_EINVAL, where, "'%s' must be a list of strings; item %zu is %s",
-                         p->name, i + 1, json_kind(el));
+                         p->name, i + 1, hml_json_kind(el));
                 return hml_hint(err, "%s: %s", p->name, p->desc);
             }
         }
@@ -235,7 +221,7 @@ enum hml_status hml__validate(const struct hml_tool *t, const struct hml_action 
         }
         if (!strcmp(key, "project_dir")) {
             if (!json_is_string(v)) {
-                hml_fail(err, HML_EINVAL, where, "'project_dir' must be a string, got %s", json_kind(v));
+                hml_fail(err, HML_EINVAL, where, "'project_dir' must be a string, got %s", hml_json_kind(v));
                 return hml_hint(err, "pass the project directory as a path string");
             }
             continue;

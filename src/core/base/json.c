@@ -142,3 +142,18 @@ bool hml_json_set(json_t *obj, const char *key, json_t *v)
     /* json_object_set_new releases v itself when it fails. */
     return json_object_set_new(obj, key, v) == 0;
 }
+
+const char *hml_json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "a value";
+}

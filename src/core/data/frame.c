@@ -8,6 +8,7 @@
 #include "harness/frame.h"
 #include "harness/alloc.h"
 #include "frame_int.h"
+#include "csv_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -366,9 +367,12 @@ static int format_double(double v, char *tmp, size_t cap)
     if (isnan(v)) return snprintf(tmp, cap, "nan");
     if (isinf(v)) return snprintf(tmp, cap, v < 0 ? "-inf" : "inf");
     int n = 0;
+    /* 17 digits always read back exactly, so only the shorter tries are checked;
+     * the check uses the CSV reader's exact parser (its fast path skips strtod). */
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(tmp, cap, "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) break;
+        double back;
+        if (prec == 17 || (n > 0 && hml__parse_f64(tmp, (size_t)n, &back) && back == v)) break;
     }
     if (n > 0 && (size_t)n + 2 < cap && !strpbrk(tmp, ".e")) {
         memcpy(tmp + n, ".0", 3);

@@ -335,20 +335,6 @@ void hml_cv_spec_fini(struct hml_cv_spec *spec)
     hml_cv_spec_init(spec);
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
-}
 
 /* An integer key: what it means, its bounds and what to set when it is out of them. */
 struct int_key {
@@ -377,7 +363,7 @@ static enum hml_status get_int(const json_t *bt, const struct int_key *k, int *o
     double d = json_is_integer(v) ? (double)json_integer_value(v) : json_is_real(v) ? json_real_value(v) : NAN;
     if (isnan(d) || d != floor(d)) {
         hml_fail(err, HML_EINVAL, WHERE, "backtest.%s must be a whole number, got %s", k->key,
-                 isnan(d) ? json_kind(v) : "a fraction");
+                 isnan(d) ? hml_json_kind(v) : "a fraction");
         return hml_hint(err, "%s", k->hint);
     }
     if (d < k->lo) {
@@ -399,7 +385,7 @@ static enum hml_status get_str(const json_t *bt, const char *key, char **out, st
     if (!v || json_is_null(v)) return HML_OK;
     if (!json_is_string(v) || json_string_length(v) == 0) {
         hml_fail(err, HML_EINVAL, WHERE, "backtest.%s must be a column name, got %s", key,
-                 json_is_string(v) ? "an empty string" : json_kind(v));
+                 json_is_string(v) ? "an empty string" : hml_json_kind(v));
         return hml_hint(err, "set %s to the name of a column of the data", key);
     }
     hml_free(*out);
@@ -438,7 +424,7 @@ static enum hml_status get_fold_values(const json_t *bt, struct hml_cv_spec *s, 
         const json_t *e = list ? json_array_get(v, i) : v;
         if (json_is_object(e) || json_is_array(e) || json_is_null(e)) {
             hml_fail(err, HML_EINVAL, WHERE, "backtest.fold_values[%zu] must be a value of the fold column, got %s",
-                     i, json_kind(e));
+                     i, hml_json_kind(e));
             return hml_hint(err, "list fold values as plain numbers, dates or strings, e.g. [2019, 2020]");
         }
         if (!(s->fold_values[i] = scalar_text(e))) return hml_fail(err, HML_ENOMEM, WHERE, "out of memory");
@@ -459,7 +445,7 @@ static enum hml_status get_strategy(const json_t *bt, struct hml_cv_spec *s, str
         return hml_hint(err, "set cv_strategy to one of: %s", list);
     }
     if (!json_is_string(v)) {
-        hml_fail(err, HML_EINVAL, WHERE, "backtest.cv_strategy must be a strategy name, got %s", json_kind(v));
+        hml_fail(err, HML_EINVAL, WHERE, "backtest.cv_strategy must be a strategy name, got %s", hml_json_kind(v));
         return hml_hint(err, "set cv_strategy to a name such as 'kfold' or 'expanding'");
     }
     return hml_cv_strategy_parse(json_string_value(v), &s->strategy, err);
@@ -471,7 +457,7 @@ static enum hml_status get_seed(const json_t *bt, struct hml_cv_spec *s, struct 
     if (!v || json_is_null(v)) return HML_OK;
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         hml_fail(err, HML_EINVAL, WHERE, "backtest.seed must be a whole number ≥ 0, got %s",
-                 json_is_integer(v) ? "a negative number" : json_kind(v));
+                 json_is_integer(v) ? "a negative number" : hml_json_kind(v));
         return hml_hint(err, "set seed to a whole number such as 42");
     }
     s->seed = (uint64_t)json_integer_value(v);
@@ -514,7 +500,7 @@ enum hml_status hml_cv_spec_parse(const json_t *bt, const char *target_fallback,
     hml_cv_spec_init(out);
     if (!json_is_object(bt)) {
         hml_fail(err, HML_EINVAL, WHERE, "the backtest section must be an object, got %s",
-                 bt ? json_kind(bt) : "nothing");
+                 bt ? hml_json_kind(bt) : "nothing");
         return hml_hint(err, "give backtest as {\"cv_strategy\": \"kfold\", \"n_folds\": 5, …}");
     }
     int *const slots[] = {&out->n_folds, &out->window_size, &out->purge_gap, &out->min_train_folds,
