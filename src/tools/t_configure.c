@@ -577,10 +577,117 @@ static enum hml_status a_suggest_cv(struct hml_call *call, struct hml_result *re
     return rc;
 }
 
+/* ---- targets -------------------------------------------------------------------------------------- */
+
+/* Named target profiles (data.targets): one project, several things to predict;
+ * set_target switches the active one with its task and metrics. */
+static enum hml_status a_add_target(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    const char *name = hml_param_str(call, "name", "");
+    const char *col = hml_param_str(call, "target_column", "");
+    const char *task = canonical_task(hml_param_str(call, "task", "binary"), res);
+    json_t *root = json_deep_copy(p->cfg->root);
+    char path[160];
+    snprintf(path, sizeof path, "data.targets.%s", name);
+    if (hml_config_get(root, path)) {
+        hml_fail(err, HML_ECONFLICT, "configure.add_target", "a target named '%s' exists already", name);
+        rc = hml_hint(err, "pick another name, or switch to it with configure set_target --name %s", name);
+    }
+    json_t *col_j = json_string(col);
+    if (!rc) rc = check_columns(p->table, col_j, "target_column", err);
+    json_decref(col_j);
+    json_t *metrics = hml_param_json(call, "metrics");
+    json_t *defaults = rc ? NULL : hml_config_default(NULL, task, col);
+    json_t *profile = defaults ? json_pack("{s:s,s:s,s:O}", "target_column", col, "task", task, "metrics",
+                                           metrics ? metrics : hml_config_get(defaults, "backtest.metrics"))
+                               : NULL;
+    if (!rc && !profile) rc = hml_fail(err, HML_ENOMEM, "configure.add_target", "out of memory");
+    /* Metric names are checked against the profile's task and stored canonical. */
+    if (!rc) rc = canonical_metrics(profile, task, err);
+    if (!rc) rc = hml_config_set(root, path, json_incref(profile), err);
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "Added target '%s': %s (%s). Switch to it with configure set_target --name %s\n", name,
+                       col, task, name);
+        json_object_set(res->data, "target", profile);
+    }
+    json_decref(profile);
+    json_decref(defaults);
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
+static enum hml_status a_list_targets(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_SKIP, &p, err);
+    if (rc) return rc;
+    const json_t *data = json_object_get(p->cfg->root, "data");
+    const json_t *targets = json_object_get(data, "targets");
+    const char *active_col = hml_json_str(data, "target_column", "");
+    hml_buf_printf(&res->text, "Active: %s (%s)\n", active_col[0] ? active_col : "not set", hml_json_str(data, "task", "?"));
+    if (json_object_size(targets)) hml_buf_puts(&res->text, "| target | column | task | metrics |\n|---|---|---|---|\n");
+    const char *name;
+    json_t *t;
+    json_object_foreach((json_t *)targets, name, t) {
+        hml_buf_printf(&res->text, "| %s | %s | %s |", name, hml_json_str(t, "target_column", "?"), hml_json_str(t, "task", "binary"));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(t, "metrics"), i, m) hml_buf_printf(&res->text, "%s%s", i ? ", " : " ", json_string_value(m));
+        hml_buf_puts(&res->text, " |\n");
+    }
+    json_object_set_new(res->data, "targets", targets ? json_deep_copy(targets) : json_object());
+    json_object_set_new(res->data, "active", json_string(active_col));
+    hml__project_free(p);
+    return HML_OK;
+}
+
+static enum hml_status a_set_target(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_SKIP, &p, err);
+    if (rc) return rc;
+    const char *name = hml_param_str(call, "name", "");
+    json_t *root = json_deep_copy(p->cfg->root);
+    const json_t *targets = hml_config_get(root, "data.targets");
+    const json_t *t = json_object_get(targets, name);
+    if (!t) {
+        const char *names[64];
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)targets, k, v) if (n < 64) names[n++] = k;
+        hml_fail(err, HML_ENOTFOUND, "configure.set_target", "no target named '%s'", name);
+        rc = n ? hml_error_choices(err, name, names, n) : hml_hint(err, "add one first: configure add_target --name … --target_column …");
+    }
+    if (!rc) rc = hml_config_set(root, "data.target_column", json_string(hml_json_str(t, "target_column", "")), err);
+    if (!rc) rc = hml_config_set(root, "data.task", json_string(hml_json_str(t, "task", "binary")), err);
+    if (!rc && json_array_size(json_object_get(t, "metrics"))) {
+        rc = hml_config_set(root, "backtest.metrics", json_deep_copy(json_object_get(t, "metrics")), err);
+        if (!rc) rc = hml_config_set(root, "backtest.primary_metric", json_incref(json_array_get(json_object_get(t, "metrics"), 0)), err);
+    }
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "Active target: '%s' → %s (%s), primary metric %s.\n", name,
+                       hml_config_get(root, "data.target_column") ? json_string_value(hml_config_get(root, "data.target_column")) : "?",
+                       json_string_value(hml_config_get(root, "data.task")),
+                       json_string_value(hml_config_get(root, "backtest.primary_metric")));
+        json_object_set_new(res->data, "name", json_string(name));
+    }
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
 /* ---- the tool table ------------------------------------------------------------------------ */
 
 static const struct hml_param params[] = {
     {"project_name", HML_P_STRING, NULL, "name of the project (default: the directory name)"},
+    {"name", HML_P_STRING, NULL, "name of a target profile"},
     {"task", HML_P_STRING, "binary|multiclass|regression|ranking|survival|probabilistic|classification",
      "what is predicted"},
     {"target_column", HML_P_STRING, NULL, "column to predict"},
@@ -620,6 +727,10 @@ static const struct hml_action actions[] = {
      "cv_strategy fold_column fold_values n_folds window_size purge_gap group_column min_train_folds metrics "
      "primary_metric eval_filter seed",
      NULL, "how backtests split and score (checked by building the folds)", 0},
+    {"add_target", a_add_target, "name target_column task metrics", "name target_column",
+     "define a named target profile (column, task, metrics)", 0},
+    {"list_targets", a_list_targets, "", NULL, "the target profiles and the active target", HML_ACT_READONLY},
+    {"set_target", a_set_target, "name", "name", "make a target profile the active target", 0},
     {"suggest_cv", a_suggest_cv, "", NULL, "propose a CV strategy from the data, with its reason", HML_ACT_READONLY},
     {"exclude_columns", a_exclude_columns, "add_columns remove_columns", NULL,
      "add or remove columns that are never used as features", 0},
@@ -637,7 +748,8 @@ const struct hml_tool hml_tool_configure = {
         "ensemble|… as YAML; detail=full for everything), update_data (task, target, keys, time, "
         "fold, exclude_columns; names are checked against the data), exclude_columns and "
         "set_denylist (add_columns/remove_columns), backtest (cv_strategy, n_folds, fold_column, metrics, "
-        "primary_metric, …; checked by building the folds), suggest_cv. Start every project with init.",
+        "primary_metric, …; checked by building the folds), suggest_cv, add_target / list_targets / "
+        "set_target (named target profiles). Start every project with init.",
     .params = params,
     .actions = actions,
 };

@@ -28,3 +28,20 @@ def predict_fits_on_every_labelled_row_and_scores_a_new_file():
     e = fails(h(d, "pipeline", "predict", data_path=new), "not_found", in_message="lacks a column")
     assert "did you mean" in e["hint"] or "valid" in e["hint"]
     fails(h(d, "pipeline", "predict", data_path="nope.csv"), "not_found")
+
+
+@test
+def target_profiles_switch_column_task_and_metrics():
+    d = titanic_project()
+    j = ok(h(d, "configure", "add_target", name="fare_reg", target_column="fare", task="regression"))
+    assert j["target"]["metrics"] == ["rmse", "mae", "r_squared"]
+    fails(h(d, "configure", "add_target", name="fare_reg", target_column="fare"), "conflict")
+    fails(h(d, "configure", "add_target", name="x", target_column="fair"), "not_found", did_you_mean="fare")
+    fails(h(d, "configure", "add_target", name="y", target_column="age", task="regression", metrics=["auc"]),
+          "invalid_params")
+    assert set(ok(h(d, "configure", "list_targets"))["targets"]) == {"fare_reg"}
+    ok(h(d, "configure", "set_target", name="fare_reg"))
+    cfg = ok(h(d, "configure", "show", detail="full"))["config"]
+    assert cfg["data"]["target_column"] == "fare" and cfg["data"]["task"] == "regression"
+    assert cfg["backtest"]["primary_metric"] == "rmse"
+    fails(h(d, "configure", "set_target", name="fare_rg"), "not_found", did_you_mean="fare_reg")
