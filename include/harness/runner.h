@@ -1,5 +1,5 @@
-/* runner.h — a backtest: folds × models → out-of-fold predictions → a plain
- * average → metrics pooled and per fold → run artifacts.
+/* runner.h — a backtest: folds × models → out-of-fold predictions → the ensemble
+ * (ensemble.h) → metrics pooled and per fold → run artifacts.
  *
  * Leakage rules the runner enforces, whatever the config says:
  * - encodings (levels, one-hot, imputation inside backends) are fitted on each
@@ -57,6 +57,7 @@ struct hml_run {
     size_t nmodels;
     double *ensemble;         /* rows × k average of the ensemble members, or NULL     */
     json_t *ensemble_metrics, *ensemble_fold_metrics;
+    json_t *ensemble_report;  /* method, weights or coefficients, fallbacks (ensemble.h) */
     const struct hml_metric **metrics;
     size_t nmetrics;
     size_t primary;           /* index into metrics                                    */

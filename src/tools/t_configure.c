@@ -577,6 +577,72 @@ static enum hml_status a_suggest_cv(struct hml_call *call, struct hml_result *re
     return rc;
 }
 
+/* ---- ensemble -------------------------------------------------------------------------------------- */
+
+static const char *const ensemble_keys[] = {"method", "meta_learner", "calibration", "pre_calibration", "temperature",
+                                            "clip_floor", "exclude_models", "weights", "meta_features"};
+
+/* Meta features and weights name real things; a meta feature is never the target
+ * or a denylisted column (the same leak as a feature). */
+static enum hml_status check_ensemble(const struct hml_project *p, const json_t *root, struct hml_error *err)
+{
+    const json_t *ens = json_object_get(root, "ensemble");
+    const char *target = hml_json_str(json_object_get(root, "data"), "target_column", "");
+    const json_t *deny = hml_config_get(root, "guardrails.feature_leakage_denylist");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ens, "meta_features"), i, v) {
+        const char *name = json_string_value(v);
+        if (!strcmp(name, target) || list_has(deny, name)) {
+            hml_fail(err, HML_EBLOCKED, "configure.ensemble", "meta feature '%s' is %s", name,
+                     !strcmp(name, target) ? "the target" : "on the leakage denylist");
+            return hml_hint(err, "remove it from meta_features: the combiner would learn the answer");
+        }
+        enum hml_status rc = check_columns(p->table, v, "meta_features", err);
+        if (rc) return rc;
+    }
+    const json_t *models = json_object_get(root, "models");
+    const char *k;
+    json_object_foreach((json_t *)json_object_get(ens, "weights"), k, v) {
+        if (json_object_get(models, k)) continue;
+        hml_fail(err, HML_ENOTFOUND, "configure.ensemble", "weights name the model '%s', which does not exist", k);
+        return hml_hint(err, "models list shows the models");
+    }
+    return HML_OK;
+}
+
+static enum hml_status a_ensemble(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    json_t *root = json_deep_copy(p->cfg->root);
+    json_t *ens = json_object_get(root, "ensemble");
+    if (!json_is_object(ens)) json_object_set_new(root, "ensemble", ens = json_object());
+    size_t given = 0;
+    for (size_t i = 0; i < sizeof ensemble_keys / sizeof *ensemble_keys; i++) {
+        json_t *v = hml_param_json(call, ensemble_keys[i]);
+        if (v) json_object_set(ens, ensemble_keys[i], v), given++;
+    }
+    if (!given) {
+        hml_fail(err, HML_EINVAL, "configure.ensemble", "nothing to change");
+        rc = hml_hint(err, "pass method (stacked, average, weighted), meta_learner, calibration, temperature, …");
+    }
+    if (!rc) rc = check_ensemble(p, root, err);
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "Ensemble: %s", hml_json_str(ens, "method", "average"));
+        if (!strcmp(hml_json_str(ens, "method", ""), "stacked"))
+            hml_buf_printf(&res->text, " with a %s meta-learner", hml_json_str(json_object_get(ens, "meta_learner"), "type", "logistic"));
+        hml_buf_printf(&res->text, "; calibration %s; temperature %g; clip floor %g.\n", hml_json_str(ens, "calibration", "none"),
+                       hml_json_num(ens, "temperature", 1.0), hml_json_num(ens, "clip_floor", 0.0));
+        json_object_set(res->data, "ensemble", ens);
+    }
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
 /* ---- targets -------------------------------------------------------------------------------------- */
 
 /* Named target profiles (data.targets): one project, several things to predict;
@@ -688,6 +754,15 @@ static enum hml_status a_set_target(struct hml_call *call, struct hml_result *re
 static const struct hml_param params[] = {
     {"project_name", HML_P_STRING, NULL, "name of the project (default: the directory name)"},
     {"name", HML_P_STRING, NULL, "name of a target profile"},
+    {"method", HML_P_STRING, "stacked|average|weighted", "how model predictions are combined"},
+    {"meta_learner", HML_P_OBJECT, NULL, "stacking model: {\"type\": logistic|ridge|gbm, \"C\": 1.0}"},
+    {"calibration", HML_P_STRING, "spline|isotonic|platt|beta|none", "calibration after combining"},
+    {"pre_calibration", HML_P_OBJECT, NULL, "calibration per model: {model: method}"},
+    {"temperature", HML_P_NUMBER, NULL, "divide the logits by this (> 1 softens)"},
+    {"clip_floor", HML_P_NUMBER, NULL, "keep probabilities in [floor, 1 - floor]"},
+    {"exclude_models", HML_P_STRINGS, NULL, "models left out of the ensemble"},
+    {"weights", HML_P_OBJECT, NULL, "method weighted: {model: weight} (default: fitted on other folds)"},
+    {"meta_features", HML_P_STRINGS, NULL, "table columns the stacking meta-learner also sees"},
     {"task", HML_P_STRING, "binary|multiclass|regression|ranking|survival|probabilistic|classification",
      "what is predicted"},
     {"target_column", HML_P_STRING, NULL, "column to predict"},
@@ -727,6 +802,9 @@ static const struct hml_action actions[] = {
      "cv_strategy fold_column fold_values n_folds window_size purge_gap group_column min_train_folds metrics "
      "primary_metric eval_filter seed",
      NULL, "how backtests split and score (checked by building the folds)", 0},
+    {"ensemble", a_ensemble,
+     "method meta_learner calibration pre_calibration temperature clip_floor exclude_models weights meta_features", NULL,
+     "how models combine: stacked (leakage-safe), average or weighted; calibration and post-processing", 0},
     {"add_target", a_add_target, "name target_column task metrics", "name target_column",
      "define a named target profile (column, task, metrics)", 0},
     {"list_targets", a_list_targets, "", NULL, "the target profiles and the active target", HML_ACT_READONLY},
@@ -748,7 +826,8 @@ const struct hml_tool hml_tool_configure = {
         "ensemble|… as YAML; detail=full for everything), update_data (task, target, keys, time, "
         "fold, exclude_columns; names are checked against the data), exclude_columns and "
         "set_denylist (add_columns/remove_columns), backtest (cv_strategy, n_folds, fold_column, metrics, "
-        "primary_metric, …; checked by building the folds), suggest_cv, add_target / list_targets / "
+        "primary_metric, …; checked by building the folds), ensemble (method, meta_learner, calibration, "
+        "temperature, clip_floor, weights, meta_features), suggest_cv, add_target / list_targets / "
         "set_target (named target profiles). Start every project with init.",
     .params = params,
     .actions = actions,

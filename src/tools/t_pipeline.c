@@ -61,7 +61,7 @@ static void render_table(const json_t *run, struct hml_buf *t)
     json_array_foreach(names, i, n) hml_buf_puts(t, "---|");
     hml_buf_putc(t, '\n');
     if (ens) {
-        hml_buf_puts(t, "| ensemble (average) |");
+        hml_buf_printf(t, "| ensemble (%s) |", hml_json_str(ens, "method", "average"));
         metric_cells(names, json_object_get(ens, "metrics"), t);
     }
     json_array_foreach(json_object_get(run, "models"), i, m) {
@@ -87,8 +87,9 @@ static void render_best(const json_t *run, struct hml_buf *t)
     if (best)
         hml_buf_printf(t, "Best single model by %s: %s %s", primary, best, hml__fmt_num(a, json_number_value(best_v)));
     if (best && json_is_number(ev))
-        hml_buf_printf(t, "; the average %s it (%s)", better(primary, ev, best_v) ? "beats" : "does not beat",
-                       hml__fmt_num(b, json_number_value(ev)));
+        hml_buf_printf(t, "; the %s ensemble %s it (%s)",
+                       hml_json_str(json_object_get(run, "ensemble"), "method", "average"),
+                       better(primary, ev, best_v) ? "beats" : "does not beat", hml__fmt_num(b, json_number_value(ev)));
     if (best) hml_buf_puts(t, ".\n");
 }
 
@@ -135,6 +136,18 @@ static void render_run(const json_t *run, bool full, struct hml_buf *t)
                               hml_json_str(e, "hint", ""));
         if (hml_json_str(m, "notes", NULL)) hml_buf_printf(t, "Note on %s: %s\n", hml_json_str(m, "name", "?"), hml_json_str(m, "notes", ""));
     }
+    const json_t *ens = json_object_get(run, "ensemble");
+    const json_t *coef = json_object_get(ens, "coefficients");
+    if (!coef) coef = json_object_get(ens, "weights");
+    if (json_object_size(coef)) {
+        hml_buf_printf(t, "%s:", json_object_get(ens, "coefficients") ? "Meta-learner coefficients (mean over folds)" : "Weights");
+        const char *k;
+        json_t *v;
+        char num[32];
+        json_object_foreach((json_t *)coef, k, v) hml_buf_printf(t, " %s %s", k, hml__fmt_num(num, json_number_value(v)));
+        hml_buf_putc(t, '\n');
+    }
+    if (hml_json_str(ens, "note", NULL)) hml_buf_printf(t, "Note on the ensemble: %s\n", hml_json_str(ens, "note", ""));
     if (hml_json_str(run, "notes", NULL)) hml_buf_printf(t, "Note: %s\n", hml_json_str(run, "notes", ""));
     if (full) render_fold_table(run, t);
 }

@@ -45,3 +45,50 @@ def target_profiles_switch_column_task_and_metrics():
     assert cfg["data"]["target_column"] == "fare" and cfg["data"]["task"] == "regression"
     assert cfg["backtest"]["primary_metric"] == "rmse"
     fails(h(d, "configure", "set_target", name="fare_rg"), "not_found", did_you_mean="fare_reg")
+
+
+@test
+def stacked_ensemble_never_reads_the_held_out_labels():
+    d = titanic_models_project(method="stacked")
+    src = read_csv("titanic.csv")
+    base = ok(h(d, "pipeline", "run_backtest", detail="full"))
+    assert base["ensemble"]["method"] == "stacked" and set(base["ensemble"]["coefficients"]) == {"xgb", "lgb"}
+    folds = {int(r["row"]): r["fold"] for r in read_preds(d, base["run_id"])}
+    # Plant a column equal to the label in fold 1 only, noise elsewhere, and let the
+    # meta-learner see it: trained on the other folds it can only learn that it is noise.
+    planted = os.path.join(d, "planted.csv")
+    with open(planted, "w") as f:
+        f.write("passenger_id,planted\n")
+        for i, r in enumerate(src):
+            v = r["survived"] if folds[i + 1] == "fold 1/5" else str((i * 7919) % 2)
+            f.write(f"{r['passenger_id']},{v}\n")
+    ok(h(d, "data", "add", data_path=planted, join_on="passenger_id"))
+    ok(h(d, "configure", "exclude_columns", add_columns=["planted"]))
+    ok(h(d, "configure", "ensemble", meta_features=["planted"]))
+    j = ok(h(d, "pipeline", "run_backtest", detail="full"))
+    before = base["ensemble"]["fold_metrics"][0]["brier"]
+    after = j["ensemble"]["fold_metrics"][0]["brier"]
+    assert after > 0.05 and abs(after - before) < 0.02, (before, after)
+    # The same column through a leaky combiner would have been near perfect on fold 1:
+    # a model trained on it does see it, and scores far better than the stack.
+    fails(h(d, "configure", "ensemble", meta_features=["survived"]), "blocked")
+    fails(h(d, "configure", "ensemble", meta_features=["plantd"]), "not_found", did_you_mean="planted")
+
+
+@test
+def ensemble_methods_and_post_processing():
+    d = titanic_models_project(method="weighted")
+    j = ok(h(d, "pipeline", "run_backtest"))
+    w = j["ensemble"]["weights"]
+    assert set(w) == {"xgb", "lgb"} and abs(sum(w.values()) - 1) < 1e-9 and min(w.values()) >= 0, w
+    ok(h(d, "configure", "ensemble", weights={"xgb": 3, "lgb": 1}))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    rows = read_preds(d, j["run_id"])
+    r0 = rows[0]
+    assert abs(float(r0["pred_ensemble"]) - (0.75 * float(r0["pred_xgb"]) + 0.25 * float(r0["pred_lgb"]))) < 1e-12
+    ok(h(d, "configure", "ensemble", method="average", clip_floor=0.2))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    p = [float(r["pred_ensemble"]) for r in read_preds(d, j["run_id"])]
+    assert min(p) >= 0.2 - 1e-12 and max(p) <= 0.8 + 1e-12
+    fails(h(d, "configure", "ensemble", weights={"xgbb": 1}), "not_found")
+    fails(h(d, "configure", "ensemble", method="stackd"), "invalid_params", rc=2, did_you_mean="stacked")

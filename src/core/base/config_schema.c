@@ -115,6 +115,7 @@ static const struct entry schema[] = {
     {"ensemble.meta_learner.type", K_ENUM, .choices = meta_types, .desc = "stacking model family"},
     {"ensemble.meta_learner.C", K_NUMBER, .desc = "inverse regularization strength",
      .flags = F_GT, .lo = 0},
+    {"ensemble.meta_features", K_STRING_LIST, .desc = "table columns the stacking meta-learner also sees"},
     {"ensemble.calibration", K_ENUM, .choices = calibrations, .desc = "calibration after combining"},
     {"ensemble.pre_calibration", K_MAP, .desc = "calibration of single models, by model"},
     {"ensemble.pre_calibration.*", K_ENUM, .choices = calibrations, .desc = "calibration of one model"},

@@ -11,6 +11,7 @@
 
 #include "harness/alloc.h"
 #include "harness/config.h"
+#include "harness/ensemble.h"
 #include "harness/expr.h"
 
 static double now_s(void)
@@ -528,10 +529,18 @@ static enum hml_status pick_models(const struct hml_run_opts *o, const json_t *m
     return HML_OK;
 }
 
-static enum hml_status average_members(struct hml_run *r, struct hml_error *err)
+/* The ensemble of the members (ok and included), by ensemble.method (ensemble.h). */
+static enum hml_status combine_members(const struct run_ctx *c, struct hml_error *err)
 {
+    struct hml_run *r = c->r;
+    const double *preds[64];
+    const char *names[64];
     size_t members = 0, nfp = total_test(r->folds) * r->k;
-    for (size_t i = 0; i < r->nmodels; i++) members += r->models[i].ok && r->models[i].in_ensemble;
+    for (size_t i = 0; i < r->nmodels && members < 64; i++)
+        if (r->models[i].ok && r->models[i].in_ensemble) {
+            preds[members] = r->models[i].fold_pred;
+            names[members++] = r->models[i].name;
+        }
     if (members == 0) return HML_OK;
     double *fp = hml_calloc(nfp + 1, sizeof *fp);
     r->ensemble = hml_malloc((r->rows * r->k + 1) * sizeof *r->ensemble);
@@ -539,12 +548,10 @@ static enum hml_status average_members(struct hml_run *r, struct hml_error *err)
         hml_free(fp);
         return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
     }
-    for (size_t i = 0; i < r->nmodels; i++) {
-        const struct hml_run_model *m = &r->models[i];
-        if (!m->ok || !m->in_ensemble) continue;
-        for (size_t j = 0; j < nfp; j++) fp[j] += m->fold_pred[j] / (double)members;
-    }
-    enum hml_status rc = pool(r, fp, r->ensemble, err);
+    struct hml_ensemble_input in = {.run = r, .member_pred = preds, .member_names = names, .nmembers = members,
+                                    .cfg = json_object_get(c->root, "ensemble"), .rows = c->ft, .seed = c->seed};
+    enum hml_status rc = hml_ensemble_combine(&in, fp, &r->ensemble_report, err);
+    if (!rc) rc = pool(r, fp, r->ensemble, err);
     if (!rc) rc = evaluate(r, r->ensemble, fp, &r->ensemble_metrics, &r->ensemble_fold_metrics, err);
     hml_free(fp);
     return rc;
@@ -682,7 +689,7 @@ enum hml_status hml_backtest(const struct hml_run_opts *o, struct hml_run **out,
     struct hml_frame *ft = NULL;
     enum hml_status rc = setup_run(&c, &ft, err);
     if (!rc) rc = run_models(&c, err);
-    if (!rc) rc = average_members(r, err);
+    if (!rc) rc = combine_members(&c, err);
     if (rc) {
         hml__cache_drop(&c);
         hml_frame_free(ft);
@@ -808,6 +815,7 @@ void hml_run_free(struct hml_run *r)
     hml_free(r->eval_mask);
     json_decref(r->ensemble_metrics);
     json_decref(r->ensemble_fold_metrics);
+    json_decref(r->ensemble_report);
     hml_cv_folds_free(r->folds);
     hml_free(r);
 }
@@ -840,9 +848,12 @@ json_t *hml_run_json(const struct hml_run *r)
                           r->nmetrics ? r->metrics[r->primary]->name : "", "metrics", names, "folds", folds, "models",
                           models, "fits", (json_int_t)r->fits, "cache_hits", (json_int_t)r->cache_hits, "seconds",
                           r->seconds);
-    if (r->ensemble_metrics)
-        json_object_set_new(j, "ensemble", json_pack("{s:s,s:O,s:O}", "method", "average", "metrics", r->ensemble_metrics,
-                                                     "fold_metrics", r->ensemble_fold_metrics));
+    if (r->ensemble_metrics) {
+        json_t *e = r->ensemble_report ? json_deep_copy(r->ensemble_report) : json_pack("{s:s}", "method", "average");
+        json_object_set(e, "metrics", r->ensemble_metrics);
+        json_object_set(e, "fold_metrics", r->ensemble_fold_metrics);
+        json_object_set_new(j, "ensemble", e);
+    }
     if (r->n_classes) {
         json_t *cl = json_array();
         for (size_t k = 0; k < r->n_classes; k++) json_array_append_new(cl, json_string(r->classes[k]));
