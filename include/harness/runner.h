@@ -94,6 +94,25 @@ void hml_run_free(struct hml_run *r);
 enum hml_status hml_predict(const struct hml_run_opts *o, const struct hml_frame *data, struct hml_run **out,
                             struct hml_error *err);
 
+/* What drives one model: it is fitted on every labelled row, then method "gain" takes
+ * the backend's importance per input column (total gain for trees, |standardised
+ * coefficient| for linear models) and "shap" the mean |SHAP contribution| over up to
+ * HML_EXPLAIN_ROWS rows (binary and regression). Linear models also report their
+ * coefficients in raw-input units. Input columns are the encoded ones (one-hot levels
+ * appear as "col=level"). */
+#define HML_EXPLAIN_ROWS 2000
+struct hml_explanation {
+    char model[64], method[8];
+    size_t n;
+    char **names;
+    double *values;
+    double *coef;        /* linear models: coefficients (binary/regression), else NULL */
+    double intercept;
+};
+enum hml_status hml_explain(const struct hml_run_opts *o, const char *model, const char *method,
+                            struct hml_explanation **out, struct hml_error *err);
+void hml_explanation_free(struct hml_explanation *x);
+
 /* The run as JSON (metrics of every model and the ensemble, folds, notes). */
 json_t *hml_run_json(const struct hml_run *r);
 

@@ -5,7 +5,7 @@
  * gets a row per run and per metric for listing. Every view of a run (the answer
  * of run_backtest, show_run, compare_*) is rendered from metrics.json, so they
  * always agree. */
-#include "data_int.h"
+#include "pipeline_int.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -321,7 +321,7 @@ static void strip_folds(json_t *run)
 
 /* ---- run_backtest -------------------------------------------------------------------------------------- */
 
-static void run_progress(void *ud, double done, double total, const char *msg)
+void hml__run_progress(void *ud, double done, double total, const char *msg)
 {
     const struct hml_call *call = ud;
     hml_progress(call, done, total, "%s", msg);
@@ -338,7 +338,7 @@ static enum hml_status a_run_backtest(struct hml_call *call, struct hml_result *
     json_array_foreach(hml_param_json(call, "models"), i, v) if (only_n < 64) only[only_n++] = json_string_value(v);
     struct hml_run_opts o = {
         .project_dir = p->dir, .table = p->table, .config = p->cfg->root, .only_models = only_n ? only : NULL,
-        .only_n = only_n, .fold_values = hml_param_json(call, "fold_values"), .progress = run_progress,
+        .only_n = only_n, .fold_values = hml_param_json(call, "fold_values"), .progress = hml__run_progress,
         .progress_ud = call, .cancel = call->cancel, .nthread = (int)hml_param_int(call, "nthread", 0),
     };
     struct hml_run *r = NULL;
@@ -386,7 +386,7 @@ static size_t list_run_ids(const struct hml_project *p, char ids[][48], size_t c
 
 #define RUNS_MAX 512
 
-static enum hml_status load_run(const struct hml_project *p, const char *run_id, json_t **out, struct hml_error *err)
+enum hml_status hml__load_run(const struct hml_project *p, const char *run_id, json_t **out, struct hml_error *err)
 {
     static _Thread_local char ids[RUNS_MAX][48];
     size_t n = list_run_ids(p, ids, RUNS_MAX);
@@ -420,7 +420,7 @@ static enum hml_status a_show_run(struct hml_call *call, struct hml_result *res,
     enum hml_status rc = hml__project_open(call, HML_TABLE_SKIP, &p, err);
     if (rc) return rc;
     json_t *run = NULL;
-    rc = load_run(p, hml_param_str(call, "run_id", NULL), &run, err);
+    rc = hml__load_run(p, hml_param_str(call, "run_id", NULL), &run, err);
     if (!rc) {
         bool full = !strcmp(hml_param_str(call, "detail", "summary"), "full");
         render_run(run, full, &res->text);
@@ -445,7 +445,7 @@ static enum hml_status a_list_runs(struct hml_call *call, struct hml_result *res
     for (size_t i = 0; i < shown; i++) {
         json_t *run = NULL;
         struct hml_error e;
-        if (load_run(p, ids[i], &run, &e)) continue;
+        if (hml__load_run(p, ids[i], &run, &e)) continue;
         const char *primary = hml_json_str(run, "primary_metric", "");
         const json_t *ev = json_object_get(json_object_get(json_object_get(run, "ensemble"), "metrics"), primary);
         const char *best = "–";
@@ -519,8 +519,8 @@ static enum hml_status compare(struct hml_call *call, const char *ida, const cha
             idb = ids[0];
         }
     }
-    if (!rc) rc = load_run(p, ida, &a, err);
-    if (!rc) rc = load_run(p, idb, &b, err);
+    if (!rc) rc = hml__load_run(p, ida, &a, err);
+    if (!rc) rc = hml__load_run(p, idb, &b, err);
     if (!rc) {
         json_t *rows = json_array();
         hml_buf_printf(&res->text, "Comparing %s (a) → %s (b):\n| scope | metric | a | b | b − a | b is |\n|---|---|---|---|---|---|\n",
@@ -636,7 +636,7 @@ static enum hml_status a_predict(struct hml_call *call, struct hml_result *res, 
     json_t *v;
     json_array_foreach(hml_param_json(call, "models"), i, v) if (only_n < 64) only[only_n++] = json_string_value(v);
     struct hml_run_opts o = {.project_dir = p->dir, .table = p->table, .config = p->cfg->root,
-                             .only_models = only_n ? only : NULL, .only_n = only_n, .progress = run_progress,
+                             .only_models = only_n ? only : NULL, .only_n = only_n, .progress = hml__run_progress,
                              .progress_ud = call, .cancel = call->cancel};
     if (!rc) rc = hml_predict(&o, data, &r, err);
     if (!rc) rc = prediction_file(r, data, p->cfg->root, &csv, err);
@@ -683,6 +683,12 @@ static const struct hml_param params[] = {
     {"scope", HML_P_STRING, "predictions|all", "what clear_cache removes (default predictions)"},
     {"data_path", HML_P_STRING, NULL, "predict: a file with the table's input columns"},
     {"nthread", HML_P_INTEGER, NULL, "threads per model fit (default: chosen by data size)"},
+    {"name", HML_P_STRING, NULL, "a model (explain, inspect_predictions, residual_analysis; default ensemble/first)"},
+    {"method", HML_P_STRING, "gain|shap", "explain: importance by gain (default) or mean |SHAP|"},
+    {"top_n", HML_P_INTEGER, NULL, "how many rows or inputs to show (default 10)"},
+    {"mode", HML_P_STRING, "worst|best|uncertain", "inspect_predictions: which rows (default worst)"},
+    {"n_bins", HML_P_INTEGER, NULL, "bins of calibration_report (10) and residual_analysis (5)"},
+    {"feature", HML_P_STRING, NULL, "residual_analysis: the table column to bin by"},
     {"output_path", HML_P_STRING, NULL, "predict: where the CSV goes (default outputs/predict-<time>.csv)"},
     {0},
 };
@@ -696,6 +702,18 @@ static const struct hml_action actions[] = {
     {"list_runs", a_list_runs, "", NULL, "recent runs, newest first", HML_ACT_READONLY},
     {"compare_runs", a_compare_runs, "run_ids", "run_ids", "metric deltas between two runs", HML_ACT_READONLY},
     {"compare_latest", a_compare_latest, "", NULL, "the latest run against the one before", HML_ACT_READONLY},
+    {"diagnostics", hml__pipeline_diagnostics, "run_id detail", NULL,
+     "metrics of every model and the ensemble, pooled with the fold spread", HML_ACT_READONLY},
+    {"calibration_report", hml__pipeline_calibration_report, "run_id n_bins detail", NULL,
+     "reliability bins, ECE, calibration slope and intercept", HML_ACT_READONLY},
+    {"explain", hml__pipeline_explain, "name method top_n", NULL,
+     "what drives a model: gain importance, mean |SHAP|, linear coefficients", HML_ACT_LONG},
+    {"inspect_predictions", hml__pipeline_inspect_predictions, "run_id name mode top_n", NULL,
+     "the worst, best or most uncertain rows of a run", HML_ACT_READONLY},
+    {"model_correlation", hml__pipeline_model_correlation, "run_id", NULL,
+     "correlation of the models' out-of-fold predictions; near-duplicates flagged", HML_ACT_READONLY},
+    {"residual_analysis", hml__pipeline_residual_analysis, "run_id name feature n_bins", "feature",
+     "error by bins of a feature", HML_ACT_READONLY},
     {"clear_cache", a_clear_cache, "scope", NULL, "delete cached predictions (they are rebuilt on demand)",
      HML_ACT_DESTRUCTIVE},
     {0},
@@ -709,7 +727,9 @@ const struct hml_tool hml_tool_pipeline = {
         "configure backtest's strategy; models=[…] for a subset; progress per (model, fold); unchanged "
         "(model, fold) pairs come from the prediction cache), show_run (run_id, default latest; "
         "detail=full adds per-fold numbers), list_runs, compare_runs (run_ids=[a, b]), compare_latest, "
-        "predict (data_path: models fit on every labelled row predict a new file), clear_cache. Artifacts land in outputs/<run_id>/ (metrics.json, predictions.csv, report.md).",
+        "predict (data_path: models fit on every labelled row predict a new file), diagnostics, calibration_report, "
+        "explain (name, method gain|shap), inspect_predictions (mode worst|best|uncertain), model_correlation, "
+        "residual_analysis (feature), clear_cache. Answers are short; detail=full for more. Artifacts land in outputs/<run_id>/ (metrics.json, predictions.csv, report.md).",
     .params = params,
     .actions = actions,
 };

@@ -92,3 +92,61 @@ def ensemble_methods_and_post_processing():
     assert min(p) >= 0.2 - 1e-12 and max(p) <= 0.8 + 1e-12
     fails(h(d, "configure", "ensemble", weights={"xgbb": 1}), "not_found")
     fails(h(d, "configure", "ensemble", method="stackd"), "invalid_params", rc=2, did_you_mean="stacked")
+
+
+@test
+def diagnostics_answer_why_in_short_texts():
+    d = titanic_models_project()
+    ok(h(d, "data", "rename", mapping={"passenger_id": "pid"}))
+    ok(h(d, "configure", "update_data", key_columns=["pid"]))
+    ok(h(d, "models", "add", name="logreg", model_type="logistic_regression"))
+    run = ok(h(d, "pipeline", "run_backtest", detail="full"))
+    preds = read_preds(d, run["run_id"])
+    for action, extra in [("diagnostics", {}), ("calibration_report", {}), ("inspect_predictions", {}),
+                          ("model_correlation", {}), ("residual_analysis", {"feature": "age"}),
+                          ("explain", {"name": "xgb"})]:
+        r = h(d, "pipeline", action, fmt="md", **extra)
+        assert r.rc == 0 and 50 < len(r.out) < 2000, (action, len(r.out), r.out)
+    j = ok(h(d, "pipeline", "diagnostics"))["diagnostics"]
+    fb = [f["brier"] for f in run["ensemble"]["fold_metrics"]]
+    m = sum(fb) / len(fb)
+    sd = (sum((x - m) ** 2 for x in fb) / (len(fb) - 1)) ** 0.5
+    assert abs(j["ensemble"]["brier"]["fold_sd"] - sd) < 1e-12 and abs(j["ensemble"]["brier"]["fold_mean"] - m) < 1e-12
+    c = ok(h(d, "pipeline", "calibration_report", n_bins=10))["calibration"]["ensemble"]
+    p = [float(r["pred_ensemble"]) for r in preds]
+    y = [float(r["survived"]) for r in preds]
+    ece = 0
+    for b in range(10):
+        idx = [i for i, v in enumerate(p) if min(int(v * 10), 9) == b]
+        if idx:
+            ece += len(idx) / len(p) * abs(sum(y[i] for i in idx) / len(idx) - sum(p[i] for i in idx) / len(idx))
+    assert abs(c["ece"] - ece) < 1e-12 and abs(c["ece"] - run["ensemble"]["metrics"]["ece"]) < 1e-9, (c["ece"], ece)
+    w = ok(h(d, "pipeline", "inspect_predictions", mode="worst", top_n=3))["rows"]
+    errs = sorted((abs(a - b) for a, b in zip(p, y)), reverse=True)
+    assert [round(r["error"], 12) for r in w] == [round(e, 12) for e in errs[:3]]
+    mc = ok(h(d, "pipeline", "model_correlation"))
+    px = [float(r["pred_xgb"]) for r in preds]
+    pl = [float(r["pred_lgb"]) for r in preds]
+    assert abs(mc["correlation"]["xgb"]["lgb"] - statistics.correlation(px, pl)) < 1e-9
+    ra = ok(h(d, "pipeline", "residual_analysis", feature="gender"))["bins"]
+    assert sum(b["rows"] for b in ra) == 1317 and {b["bin"] for b in ra} >= {"male", "female"}
+    ex = ok(h(d, "pipeline", "explain", name="logreg", top_n=3))
+    assert len(ex["inputs"]) == 3 and "coefficient" in ex["inputs"][0]
+    assert ok(h(d, "pipeline", "explain", name="xgb", method="shap"))["inputs"][0]["input"] in ("gender", "class", "fare", "age")
+    fails(h(d, "pipeline", "residual_analysis", feature="agee"), "not_found", did_you_mean="age")
+    fails(h(d, "pipeline", "inspect_predictions", name="xgbb"), "not_found", did_you_mean="xgb")
+    fails(h(d, "pipeline", "explain", name="xgbb"), "not_found", did_you_mean="xgb")
+
+
+@test
+def prediction_sanity_blocks_a_model_without_signal():
+    d = new_project(target="y")
+    f = os.path.join(d, "noise.csv")
+    with open(f, "w") as fh:
+        # five folds of 40 rows, each with 20 of each class: every training set is balanced
+        fh.write("season,x,y\n" + "".join(f"{i % 5},{i % 3},{(i // 5) % 2}\n" for i in range(200)))
+    ok(h(d, "data", "add", data_path=f))
+    ok(h(d, "configure", "backtest", cv_strategy="loso", fold_column="season"))
+    ok(h(d, "models", "add", name="lr", model_type="logistic_regression", params={"C": 1e-6}))
+    e = fails(h(d, "pipeline", "run_backtest"), "blocked", in_message="no signal")
+    assert "features" in e["hint"]

@@ -486,6 +486,30 @@ static enum hml_status fit_all(struct run_ctx *c, struct model_ctx *ms, size_t n
     return q.rc;
 }
 
+/* The prediction-sanity guardrail (not overridable): a model whose predictions are
+ * NaN, outside [0, 1] for probabilities, or all ~0.5 (no signal at all) fails the run,
+ * because every number computed from it would mislead. */
+static enum hml_status sanity(const struct run_ctx *c, const struct model_ctx *m, struct hml_error *err)
+{
+    const struct hml_run *r = c->r;
+    size_t n = total_test(r->folds) * r->k, bad = 0, out = 0;
+    double far = 0;
+    for (size_t i = 0; i < n; i++) {
+        double p = m->out->fold_pred[i];
+        if (isnan(p) || isinf(p)) bad++;
+        else if (r->task != HML_TASK_REGRESSION && (p < 0 || p > 1)) out++;
+        else if (fabs(p - 0.5) > far) far = fabs(p - 0.5);
+    }
+    const char *why = bad ? "predicted NaN or infinity" : out ? "predicted probabilities outside [0, 1]" : NULL;
+    if (!why && r->task == HML_TASK_BINARY && n >= 20 && far < 0.01) why = "predicted ~0.5 for every row (no signal)";
+    if (!why) return HML_OK;
+    hml_fail(err, HML_EBLOCKED, "backtest", "prediction sanity: model '%s' %s%s", m->out->name, why,
+             bad ? "" : "");
+    return hml_hint(err, bad || out ? "check the model's params and inputs (models show --name %s)"
+                                    : "the inputs carry no information for %s: check its features, or remove it",
+                    m->out->name);
+}
+
 /* Pools and scores one model after its folds are in. */
 static enum hml_status finish_model(struct run_ctx *c, struct model_ctx *m, double seconds, struct hml_error *err)
 {
@@ -494,7 +518,8 @@ static enum hml_status finish_model(struct run_ctx *c, struct model_ctx *m, doub
     r->fits += m->out->fits;
     r->cache_hits += m->out->cache_hits;
     if (m->failed) return HML_OK;
-    enum hml_status rc = pool(r, m->out->fold_pred, m->out->oof, err);
+    enum hml_status rc = sanity(c, m, err);
+    if (!rc) rc = pool(r, m->out->fold_pred, m->out->oof, err);
     if (!rc) rc = evaluate(r, m->out->oof, m->out->fold_pred, &m->out->metrics, &m->out->fold_metrics, err);
     m->out->ok = !rc;
     return rc;
@@ -792,6 +817,58 @@ enum hml_status hml_predict(const struct hml_run_opts *o, const struct hml_frame
     run_id(r->run_id, sizeof r->run_id);
     r->seconds = now_s() - t0;
     *out = r;
+    return HML_OK;
+}
+
+void hml_explanation_free(struct hml_explanation *x)
+{
+    if (!x) return;
+    for (size_t j = 0; x->names && j < x->n; j++) hml_free(x->names[j]);
+    hml_free(x->names);
+    hml_free(x->values);
+    hml_free(x->coef);
+    hml_free(x);
+}
+
+enum hml_status hml_explain(const struct hml_run_opts *o, const char *model, const char *method,
+                            struct hml_explanation **out, struct hml_error *err)
+{
+    struct hml_explanation *x = hml_calloc(1, sizeof *x);
+    if (!x) return hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    snprintf(x->model, sizeof x->model, "%s", model);
+    snprintf(x->method, sizeof x->method, "%s", method);
+    /* A prediction of the training rows themselves, with one model, whose fit is kept
+     * long enough to be asked what drives it. */
+    struct hml_run_opts po = *o;
+    const char *only[1] = {model};
+    po.only_models = only;
+    po.only_n = 1;
+    struct hml_run *r = hml_calloc(1, sizeof *r);
+    struct run_ctx c = {.o = &po, .r = r, .root = o->config, .explain = x, .mu = PTHREAD_MUTEX_INITIALIZER};
+    c.seed = (uint64_t)hml_json_int(json_object_get(o->config, "backtest"), "seed", 42);
+    const json_t *d = json_object_get(o->config, "data");
+    struct hml_frame *ft = NULL;
+    enum hml_status rc = r ? hml_task_parse(hml_json_str(d, "task", "binary"), &r->task, err)
+                           : hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    if (!rc) rc = encode_target(o->table, hml_json_str(d, "target_column", ""), r, err);
+    if (!rc) {
+        ft = r->rows == o->table->nrows ? hml_frame_clone(o->table) : hml_frame_take(o->table, r->table_row, r->rows);
+        c.ft = c.test_frame = ft;
+        rc = ft ? all_rows_fold(r, ft->nrows, err) : hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    }
+    if (!rc) rc = predict_models(&c, err);
+    if (!rc && r->nmodels && !r->models[0].ok) {
+        hml_fail(err, HML_EBACKEND, "explain", "%s", r->models[0].error);
+        rc = hml_hint(err, "%s", r->models[0].hint);
+    }
+    hml__cache_drop(&c);
+    hml_frame_free(ft);
+    hml_run_free(r);
+    if (rc) {
+        hml_explanation_free(x);
+        return rc;
+    }
+    *out = x;
     return HML_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include "harness/alloc.h"
 #include "harness/design.h"
+#include "harness/model_linear.h"
 
 struct fold_data {
     struct hml_design *design;
@@ -97,6 +98,42 @@ static enum hml_status build(struct run_ctx *c, const struct model_ctx *m, const
     return rc;
 }
 
+/* hml_explain: importance or mean |SHAP| per encoded column, and linear coefficients. */
+static enum hml_status capture_explanation(struct run_ctx *c, const struct model_ctx *m, const struct hml_model *model,
+                                           const struct fold_data *d, const struct hml_cv_fold *f, struct hml_error *err)
+{
+    struct hml_explanation *x = c->explain;
+    bool shap = !strcmp(x->method, "shap");
+    x->n = d->cols;
+    x->names = hml_calloc(d->cols + 1, sizeof *x->names);
+    x->values = hml_calloc(d->cols + 1, sizeof *x->values);
+    if (!x->names || !x->values) return hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    for (size_t j = 0; j < d->cols; j++)
+        if (!(x->names[j] = hml_strdup(hml_design_names(d->design)[j]))) return hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    double *coef = hml_calloc(d->cols + 1, sizeof *coef);
+    if (coef && hml_linear_coefficients(model, coef, d->cols, &x->intercept) == 1) x->coef = coef;
+    else hml_free(coef);
+    if (!shap) {
+        if (!m->vt->importance) {
+            hml_fail(err, HML_EINVAL, "explain", "model type %s has no importance", m->vt->name);
+            return hml_hint(err, "try method=shap");
+        }
+        return m->vt->importance(model, x->values, err);
+    }
+    if (!m->vt->shap) {
+        hml_fail(err, HML_EINVAL, "explain", "model type %s has no SHAP contributions", m->vt->name);
+        return hml_hint(err, "use method=gain");
+    }
+    size_t rows = f->test_n < HML_EXPLAIN_ROWS ? f->test_n : HML_EXPLAIN_ROWS;
+    double *contrib = hml_malloc((rows * (d->cols + 1) + 1) * sizeof *contrib);
+    if (!contrib) return hml_fail(err, HML_ENOMEM, "explain", "out of memory");
+    enum hml_status rc = m->vt->shap(model, d->x_test, rows, d->cols, contrib, err);
+    for (size_t r = 0; !rc && r < rows; r++)
+        for (size_t j = 0; j < d->cols; j++) x->values[j] += fabs(contrib[r * (d->cols + 1) + j]) / (double)rows;
+    hml_free(contrib);
+    return rc;
+}
+
 /* One seed: create, fit, predict into tmp. */
 static enum hml_status fit_seed(struct run_ctx *c, const struct model_ctx *m, const struct hml_cv_fold *f,
                                 const struct fold_data *d, int s, double *tmp, struct hml_error *err)
@@ -119,6 +156,7 @@ static enum hml_status fit_seed(struct run_ctx *c, const struct model_ctx *m, co
     rc = m->vt->fit(model, &fd, &ctl, err);
     if (!rc) rc = m->vt->predict(model, d->x_test, f->test_n, d->cols, tmp, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rc && c->explain && s == 0) rc = capture_explanation(c, m, model, d, f, err);
     m->vt->free(model);
     /* Time in the backend, so benchmarks can tell the engine's overhead from it. */
     pthread_mutex_lock(&c->mu);

@@ -21,6 +21,7 @@ struct run_ctx {
     size_t done, total;           /* progress over (model, fold) pairs               */
     struct pending *pending;      /* cache entries to write when the run succeeds    */
     size_t pending_n, pending_cap;
+    struct hml_explanation *explain; /* hml_explain: filled by the first seed's fit    */
     pthread_mutex_t mu;           /* guards the fields above and every model's counters,
                                      notes and failure while folds fit in parallel      */
 };
