@@ -526,3 +526,455 @@ TEST(mlp_gradient_matches_finite_differences)
         printf("#   %-22s worst relative gradient error %.2e\n", cases[c].name, worst);
     }
 }
+
+/* ---- weights, determinism, save/load ------------------------------------------------- */
+
+static bool same_predictions(const struct hml_model *a, const struct hml_model *b, const struct ds *d)
+{
+    double *p = predict(a, d), *q = predict(b, d);
+    bool same = memcmp(p, q, d->rows * per_row(d) * sizeof *p) == 0;
+    hml_free(p);
+    hml_free(q);
+    return same;
+}
+
+/* Rows with weight 0 are dropped before anything else, so a fit with them is bit-identical
+ * to one without them, early-stopping split, batch norm and dropout included. */
+TEST(mlp_zero_weights_equal_removing_rows)
+{
+    struct ds full = {0}, kept = {0};
+    xor_data(&full, 500, 2);
+    full.w = hml_malloc(full.rows * sizeof *full.w);
+    size_t n = 0;
+    for (size_t i = 0; i < full.rows; i++) {
+        full.w[i] = i % 3 == 1 ? 0 : 1 + (double)(i % 5) * 0.25;
+        if (i % 3 == 1) full.x[i * full.cols] = 1e6f; /* wild values that would move the medians and scales */
+        n += full.w[i] > 0;
+    }
+    ds_alloc(&kept, n, full.cols);
+    kept.n_classes = 2;
+    kept.w = hml_malloc(n * sizeof *kept.w);
+    for (size_t i = 0, r = 0; i < full.rows; i++)
+        if (full.w[i] > 0) {
+            memcpy(kept.x + r * full.cols, full.x + i * full.cols, full.cols * sizeof *full.x);
+            kept.y[r] = full.y[i];
+            kept.w[r++] = full.w[i];
+        }
+    const char *params = "{\"hidden_layers\": \"8,8\", \"batch_norm\": true, \"dropout\": 0.1, \"max_epochs\": 30, "
+                         "\"batch_size\": 16, \"patience\": 3}";
+    struct hml_model *a = fit(HML_MODE_CLASSIFIER, params, &full), *b = fit(HML_MODE_CLASSIFIER, params, &kept);
+    T_OK(same_predictions(a, b, &kept));
+    T_EQ(hml__mlp_epochs_run(a), hml__mlp_epochs_run(b));
+    a->vt->free(a);
+    b->vt->free(b);
+    ds_free(&full);
+    ds_free(&kept);
+}
+
+/* Labels independent of x: heavier class-1 rows raise the predicted probability. */
+TEST(mlp_weights_shift_predictions_toward_heavy_rows)
+{
+    struct ds d = {0};
+    ds_alloc(&d, 800, 2);
+    d.n_classes = 2;
+    for (size_t i = 0; i < d.rows; i++) {
+        d.x[2 * i] = (float)gauss();
+        d.x[2 * i + 1] = (float)gauss();
+        d.y[i] = (double)(i % 2);
+    }
+    const char *params = "{\"hidden_layers\": \"8\", \"max_epochs\": 20, \"patience\": 0}";
+    struct hml_model *plain = fit(HML_MODE_CLASSIFIER, params, &d);
+    d.w = hml_malloc(d.rows * sizeof *d.w);
+    for (size_t i = 0; i < d.rows; i++) d.w[i] = d.y[i] > 0 ? 3 : 1;
+    struct hml_model *heavy = fit(HML_MODE_CLASSIFIER, params, &d);
+    double *p = predict(plain, &d), *q = predict(heavy, &d), mp = 0, mq = 0;
+    for (size_t i = 0; i < d.rows; i++) {
+        mp += p[i] / (double)d.rows;
+        mq += q[i] / (double)d.rows;
+    }
+    printf("#   mean P(class 1): unweighted %.3f, class 1 weighted 3:1 %.3f (prior 0.75)\n", mp, mq);
+    T_NEAR(mp, 0.5, 0.05);
+    T_NEAR(mq, 0.75, 0.05);
+    hml_free(p);
+    hml_free(q);
+    plain->vt->free(plain);
+    heavy->vt->free(heavy);
+    ds_free(&d);
+}
+
+TEST(mlp_is_deterministic_for_a_seed)
+{
+    struct ds d = {0};
+    xor_data(&d, 300, 1);
+    const char *params = "{\"hidden_layers\": \"8,8\", \"dropout\": 0.2, \"batch_norm\": true, \"max_epochs\": 15}";
+    struct hml_model *a = fit_seeded(HML_MODE_CLASSIFIER, params, &d, 7), *b = fit_seeded(HML_MODE_CLASSIFIER, params, &d, 7);
+    struct hml_model *c = fit_seeded(HML_MODE_CLASSIFIER, params, &d, 8);
+    T_OK(same_predictions(a, b, &d));
+    T_OK(!same_predictions(a, c, &d));
+    /* and the saved bytes agree */
+    struct hml_buf ba = HML_BUF_INIT, bb = HML_BUF_INIT;
+    struct hml_error err;
+    T_RC(a->vt->save(a, &ba, &err), &err);
+    T_RC(b->vt->save(b, &bb, &err), &err);
+    T_EQ(ba.len, bb.len);
+    T_OK(memcmp(ba.p, bb.p, ba.len) == 0);
+    hml_buf_free(&ba);
+    hml_buf_free(&bb);
+    a->vt->free(a);
+    b->vt->free(b);
+    c->vt->free(c);
+    ds_free(&d);
+}
+
+static void check_roundtrip(enum hml_model_mode mode, const char *params, const struct ds *d)
+{
+    struct hml_error err;
+    struct hml_model *m = fit(mode, params, d), *l = NULL;
+    struct hml_buf a = HML_BUF_INIT, b = HML_BUF_INIT;
+    T_RC(m->vt->save(m, &a, &err), &err);
+    T_RC(hml_model_mlp.load(a.p, a.len, &l, &err), &err);
+    T_OK(same_predictions(m, l, d));
+    T_RC(l->vt->save(l, &b, &err), &err); /* and saves the same bytes again */
+    T_EQ(a.len, b.len);
+    T_OK(memcmp(a.p, b.p, a.len) == 0);
+    T_EQ(hml__mlp_epochs_run(l), hml__mlp_epochs_run(m));
+    /* damage: a flipped byte, a cut tail, another magic */
+    struct hml_model *bad = NULL;
+    ((char *)a.p)[a.len / 2] ^= 0x10;
+    T_EQ(hml_model_mlp.load(a.p, a.len, &bad, &err), HML_EINVAL);
+    T_CONTAINS(err.message, "checksum");
+    T_OK(err.hint[0] != 0);
+    T_EQ(hml_model_mlp.load(b.p, b.len - 9, &bad, &err), HML_EINVAL);
+    memcpy(b.p, "HMLLIN", 6);
+    T_EQ(hml_model_mlp.load(b.p, b.len, &bad, &err), HML_EINVAL);
+    T_CONTAINS(err.message, "no header");
+    T_OK(bad == NULL);
+    hml_buf_free(&a);
+    hml_buf_free(&b);
+    m->vt->free(m);
+    l->vt->free(l);
+}
+
+TEST(mlp_save_load_predicts_identically)
+{
+    struct ds x = {0}, wine = {0}, diab = {0};
+    xor_data(&x, 300, 1);
+    for (size_t i = 0; i < x.rows; i += 7) x.x[i * x.cols + 2] = NAN;
+    check_roundtrip(HML_MODE_CLASSIFIER, "{\"hidden_layers\": \"8,4\", \"batch_norm\": true, \"dropout\": 0.1, \"max_epochs\": 10}", &x);
+    ds_load(&wine, "wine.csv", "cultivar");
+    wine.n_classes = 3;
+    check_roundtrip(HML_MODE_CLASSIFIER, "{\"hidden_layers\": \"16\", \"max_epochs\": 10}", &wine);
+    ds_load(&diab, "diabetes.csv", "progression");
+    check_roundtrip(HML_MODE_REGRESSOR, "{\"hidden_layers\": \"\", \"max_epochs\": 10}", &diab);
+    /* an unfitted model has nothing to save */
+    struct hml_model *m = make(HML_MODE_REGRESSOR, NULL);
+    struct hml_buf b = HML_BUF_INIT;
+    struct hml_error err;
+    T_EQ(m->vt->save(m, &b, &err), HML_ECONFLICT);
+    T_OK(err.hint[0] != 0);
+    hml_buf_free(&b);
+    m->vt->free(m);
+    ds_free(&x);
+    ds_free(&wine);
+    ds_free(&diab);
+}
+
+/* ---- early stopping, cancellation, imputation ----------------------------------------- */
+
+TEST(mlp_early_stopping_stops_and_keeps_the_best_epoch)
+{
+    /* pure noise labels: the validation loss soon only rises */
+    struct ds d = {0}, v = {0};
+    ds_alloc(&d, 400, 5);
+    ds_alloc(&v, 200, 5);
+    d.n_classes = v.n_classes = 2;
+    for (size_t i = 0; i < d.rows * 5; i++) d.x[i] = (float)gauss();
+    for (size_t i = 0; i < v.rows * 5; i++) v.x[i] = (float)gauss();
+    for (size_t i = 0; i < d.rows; i++) d.y[i] = unif() < 0.5;
+    for (size_t i = 0; i < v.rows; i++) v.y[i] = unif() < 0.5;
+    const char *params = "{\"hidden_layers\": \"64,64\", \"learning_rate\": 0.01, \"max_epochs\": 500, \"patience\": 4}";
+    struct hml_model *m = fit(HML_MODE_CLASSIFIER, params, &d);
+    uint32_t run = hml__mlp_epochs_run(m), best = hml__mlp_best_epoch(m);
+    printf("#   validation slice: stopped after %u of 500 epochs, best %u\n", run, best);
+    T_OK(run < 500);
+    T_EQ(best + 4, run);
+    m->vt->free(m);
+    /* with the caller's hold-out every row trains, so the kept model is the one a plain
+     * fit of best epochs makes, bit for bit */
+    struct hml_fit_data fd = fit_data(&d);
+    fd.x_valid = v.x;
+    fd.y_valid = v.y;
+    fd.rows_valid = v.rows;
+    struct hml_fit_ctl ctl = {.nthread = 1, .seed = 42};
+    struct hml_error err;
+    m = make(HML_MODE_CLASSIFIER, params);
+    T_RC(m->vt->fit(m, &fd, &ctl, &err), &err);
+    best = hml__mlp_best_epoch(m);
+    printf("#   caller's hold-out: stopped after %u epochs, best %u\n", hml__mlp_epochs_run(m), best);
+    T_OK(best >= 1 && hml__mlp_epochs_run(m) == best + 4);
+    char plain[160];
+    snprintf(plain, sizeof plain, "{\"hidden_layers\": \"64,64\", \"learning_rate\": 0.01, \"max_epochs\": %u, \"patience\": 0}", best);
+    struct hml_model *p = fit(HML_MODE_CLASSIFIER, plain, &d);
+    T_EQ(hml__mlp_best_epoch(p), 0);
+    T_OK(same_predictions(m, p, &v));
+    m->vt->free(m);
+    p->vt->free(p);
+    ds_free(&d);
+    ds_free(&v);
+}
+
+struct cancel_ud {
+    volatile int flag;
+    int calls;
+};
+
+static void cancel_on_progress(void *ud, double done, double total, const char *message)
+{
+    struct cancel_ud *c = ud;
+    T_OK(done >= 1 && done <= total);
+    T_CONTAINS(message, "epoch");
+    c->calls++;
+    c->flag = 1;
+}
+
+TEST(mlp_fit_honours_cancel)
+{
+    struct ds d = {0};
+    xor_data(&d, 300, 0);
+    const char *params = "{\"hidden_layers\": \"8\", \"max_epochs\": 50}";
+    struct hml_model *m = fit(HML_MODE_CLASSIFIER, params, &d);
+    double *before = predict(m, &d);
+    struct cancel_ud ud = {0};
+    struct hml_fit_ctl ctl = {.cancel = &ud.flag, .progress = cancel_on_progress, .progress_ud = &ud, .nthread = 1};
+    struct hml_fit_data fd = fit_data(&d);
+    struct hml_error err;
+    T_EQ(m->vt->fit(m, &fd, &ctl, &err), HML_ECONFLICT);
+    T_STREQ(err.message, "cancelled");
+    T_CONTAINS(err.hint, "epoch 2");
+    T_EQ(ud.calls, 1); /* stopped before the first batch after the flag went up */
+    double *after = predict(m, &d); /* a cancelled refit keeps the previous fit */
+    T_OK(memcmp(before, after, d.rows * sizeof *after) == 0);
+    hml_free(before);
+    hml_free(after);
+    m->vt->free(m);
+    /* a model never fitted stays unfitted */
+    m = make(HML_MODE_CLASSIFIER, params);
+    volatile int flag = 1;
+    struct hml_fit_ctl pre = {.cancel = &flag};
+    double out;
+    T_EQ(m->vt->fit(m, &fd, &pre, &err), HML_ECONFLICT);
+    T_EQ(m->vt->predict(m, d.x, 1, d.cols, &out, &err), HML_ECONFLICT);
+    T_CONTAINS(err.message, "not fitted");
+    m->vt->free(m);
+    ds_free(&d);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+TEST(mlp_nan_is_imputed_with_training_medians)
+{
+    struct ds d = {0};
+    xor_data(&d, 201, 1);
+    d.w = hml_malloc(d.rows * sizeof *d.w);
+    float seen[201];
+    size_t n = 0;
+    for (size_t i = 0; i < d.rows; i++) {
+        d.w[i] = i % 10 == 3 ? 0 : 1;
+        float *v = &d.x[i * 3 + 2];
+        if (i % 4 == 0) *v = NAN;
+        else if (d.w[i] == 0) *v = 50; /* zero-weight rows do not count */
+        else seen[n++] = *v;
+    }
+    qsort(seen, n, sizeof *seen, cmp_float);
+    double want = n % 2 ? seen[n / 2] : 0.5 * ((double)seen[n / 2 - 1] + seen[n / 2]);
+    struct hml_model *m = fit(HML_MODE_CLASSIFIER, "{\"hidden_layers\": \"8\", \"max_epochs\": 5}", &d);
+    const struct hml__mlp *mm = (const struct hml__mlp *)m;
+    T_NEAR(mm->median[2], want, 0);
+    /* a missing value predicts exactly as the median itself */
+    float row[6] = {0.3f, -0.4f, NAN, 0.3f, -0.4f, (float)want};
+    double p[2];
+    struct hml_error err;
+    T_RC(m->vt->predict(m, row, 2, 3, p, &err), &err);
+    T_OK(p[0] == p[1]);
+    m->vt->free(m);
+    ds_free(&d);
+}
+
+/* ---- parameters, registry, bad input ------------------------------------------------- */
+
+static void check_create_error(const char *params, const char *msg, const char *suggestion)
+{
+    struct hml_error err;
+    json_t *p = NULL;
+    T_RC(hml_json_parse(params, strlen(params), &p, &err), &err);
+    struct hml_model *m = NULL;
+    T_EQ(hml_model_mlp.create(p, HML_MODE_CLASSIFIER, &m, &err), HML_EINVAL);
+    T_OK(m == NULL);
+    T_CONTAINS(err.message, msg);
+    T_OK(err.hint[0] != 0);
+    if (suggestion) T_STREQ(err.did_you_mean, suggestion);
+    json_decref(p);
+}
+
+TEST(mlp_params_are_checked)
+{
+    check_create_error("{\"hiden_layers\": \"8\"}", "unknown param 'hiden_layers'", "hidden_layers");
+    check_create_error("{\"epochs\": 5}", "unknown param 'epochs'", NULL);
+    check_create_error("{\"hidden_layers\": [64, 32]}", "must be a string", NULL);
+    check_create_error("{\"hidden_layers\": \"64,,32\"}", "an entry is empty", NULL);
+    check_create_error("{\"hidden_layers\": \"64,\"}", "an entry is empty", NULL);
+    check_create_error("{\"hidden_layers\": \"64;32\"}", "not a whole number", NULL);
+    check_create_error("{\"hidden_layers\": \"-4\"}", "not a whole number", NULL);
+    check_create_error("{\"hidden_layers\": \"0\"}", "1 to 4096 units", NULL);
+    check_create_error("{\"hidden_layers\": \"99999999999999999999\"}", "1 to 4096 units", NULL);
+    check_create_error("{\"hidden_layers\": \"1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1\"}", "more than 16", NULL);
+    check_create_error("{\"dropout\": 0.95}", "out of range", NULL);
+    check_create_error("{\"batch_size\": 0}", "out of range", NULL);
+    check_create_error("{\"max_epochs\": 2.5}", "integer", NULL);
+    check_create_error("{\"batch_norm\": 1}", "true or false", NULL);
+    check_create_error("{\"learning_rate\": 0.5, \"weight_decay\": 2}", "flip the weights' sign", NULL);
+    struct hml_error err;
+    size_t hidden, width[HML__MLP_HIDDEN_MAX];
+    T_RC(hml__mlp_parse_layers(" 64 , 32 ", &hidden, width, &err), &err);
+    T_EQ(hidden, 2);
+    T_EQ(width[0], 64);
+    T_EQ(width[1], 32);
+    T_RC(hml__mlp_parse_layers("", &hidden, width, &err), &err);
+    T_EQ(hidden, 0);
+    /* every parameter documents itself and has bounds */
+    for (const struct hml_model_param *q = hml_model_mlp.params; q->name; q++) {
+        T_OK(q->desc && strlen(q->desc) > 20);
+        T_OK(q->dflt != NULL);
+        if (q->type == HML_MP_NUM || q->type == HML_MP_INT) T_OK(q->lo <= q->hi);
+    }
+    struct hml_model *m = NULL;
+    T_EQ(hml_model_mlp.create(NULL, (enum hml_model_mode)7, &m, &err), HML_EINVAL);
+}
+
+TEST(mlp_registry_and_caps)
+{
+    T_OK(hml_model_find("mlp") == &hml_model_mlp);
+    unsigned caps = hml_model_mlp.caps;
+    T_OK((caps & HML_CAP_CLASSIFIER) && (caps & HML_CAP_REGRESSOR) && (caps & HML_CAP_MULTICLASS));
+    T_OK(caps & HML_CAP_WEIGHTS);
+    T_OK(!(caps & HML_CAP_NAN) && !(caps & HML_CAP_CATEGORICAL) && !(caps & HML_CAP_SHAP));
+    T_OK(hml_model_mlp.importance == NULL && hml_model_mlp.shap == NULL);
+    T_EQ(hml_model_mlp.version, HML_MODEL_API_VERSION);
+}
+
+static void check_fit_error(struct ds *d, enum hml_model_mode mode, const char *msg)
+{
+    struct hml_model *m = make(mode, "{\"hidden_layers\": \"4\", \"max_epochs\": 2}");
+    struct hml_fit_data fd = fit_data(d);
+    struct hml_error err;
+    enum hml_status rc = m->vt->fit(m, &fd, NULL, &err);
+    T_OK(rc == HML_EINVAL || rc == HML_ELIMIT);
+    T_CONTAINS(err.message, msg);
+    T_OK(err.hint[0] != 0);
+    m->vt->free(m);
+}
+
+TEST(mlp_rejects_bad_training_data)
+{
+    struct ds d = {0};
+    xor_data(&d, 40, 0);
+    d.x[5] = INFINITY;
+    check_fit_error(&d, HML_MODE_CLASSIFIER, "infinite");
+    d.x[5] = 0;
+    d.y[3] = 2;
+    check_fit_error(&d, HML_MODE_CLASSIFIER, "not a class index");
+    d.y[3] = NAN;
+    check_fit_error(&d, HML_MODE_REGRESSOR, "not a finite number");
+    d.y[3] = 1;
+    d.w = hml_calloc(d.rows, sizeof *d.w);
+    check_fit_error(&d, HML_MODE_CLASSIFIER, "sum to 0");
+    d.w[0] = -1;
+    check_fit_error(&d, HML_MODE_CLASSIFIER, "weight of row 0");
+    hml_free(d.w);
+    d.w = NULL;
+    d.n_classes = 1;
+    check_fit_error(&d, HML_MODE_CLASSIFIER, "2..1024 classes");
+    d.n_classes = 2;
+    uint8_t cat[2] = {0, 1};
+    struct hml_model *m = make(HML_MODE_CLASSIFIER, NULL);
+    struct hml_fit_data fd = fit_data(&d);
+    fd.categorical = cat;
+    struct hml_error err;
+    T_EQ(m->vt->fit(m, &fd, NULL, &err), HML_EINVAL);
+    T_CONTAINS(err.hint, "one-hot");
+    fd.categorical = NULL;
+    fd.rows = 0;
+    T_EQ(m->vt->fit(m, &fd, NULL, &err), HML_EINVAL);
+    /* predict checks the width */
+    fd.rows = d.rows;
+    T_RC(m->vt->fit(m, &fd, NULL, &err), &err);
+    double out[4];
+    T_EQ(m->vt->predict(m, d.x, 1, 3, out, &err), HML_EINVAL);
+    T_CONTAINS(err.message, "fitted on 2");
+    m->vt->free(m);
+    ds_free(&d);
+}
+
+/* ---- allocation failures -------------------------------------------------------------- */
+
+static enum hml_status lifecycle(enum hml_model_mode mode, const char *params, const struct ds *d, struct hml_error *err)
+{
+    const struct hml_model_vt *vt = &hml_model_mlp;
+    struct hml_model *m = NULL, *l = NULL;
+    struct hml_buf b = HML_BUF_INIT;
+    json_t *p = json_loads(params, 0, NULL);
+    struct hml_fit_data fd = fit_data(d);
+    double *out = hml_malloc(d->rows * per_row(d) * sizeof *out + 1);
+    enum hml_status rc = p && out ? vt->create(p, mode, &m, err) : hml_fail(err, HML_ENOMEM, "test", "oom");
+    if (!rc) rc = vt->fit(m, &fd, NULL, err);
+    if (!rc) rc = vt->predict(m, d->x, d->rows, d->cols, out, err);
+    if (!rc) rc = vt->save(m, &b, err);
+    if (!rc) rc = vt->load(b.p, b.len, &l, err);
+    if (!rc) rc = vt->predict(l, d->x, d->rows, d->cols, out, err);
+    if (m) vt->free(m);
+    if (l) vt->free(l);
+    json_decref(p);
+    hml_buf_free(&b);
+    hml_free(out);
+    return rc;
+}
+
+TEST(mlp_fail_nth_allocation_never_leaks)
+{
+    struct ds d = {0};
+    xor_data(&d, 60, 1);
+    for (size_t i = 0; i < d.rows; i += 5) d.x[i * 3 + 1] = NAN;
+    const char *params[] = {"{\"hidden_layers\": \"4\", \"batch_norm\": true, \"dropout\": 0.2, \"max_epochs\": 3}",
+                            "{\"hidden_layers\": \"4\", \"max_epochs\": 3, \"patience\": 0}"};
+    size_t classes[] = {3, 2, 0};
+    for (int c = 0; c < 3; c++) {
+        for (size_t i = 0; i < d.rows; i++) d.y[i] = classes[c] ? (double)(i % classes[c]) : d.x[i * 3];
+        d.n_classes = classes[c];
+        enum hml_model_mode mode = classes[c] ? HML_MODE_CLASSIFIER : HML_MODE_REGRESSOR;
+        size_t base = hml_alloc_live_bytes();
+        int failures = 0;
+        bool clean = false;
+        for (uint64_t n = 1; n < 1000 && !clean; n++) {
+            struct hml_error err;
+            hml_error_clear(&err);
+            hml_alloc_fail_at(n);
+            enum hml_status rc = lifecycle(mode, params[c % 2], &d, &err);
+            clean = !hml_alloc_failed();
+            hml_alloc_fail_at(0);
+            if (rc) {
+                T_EQ(rc, HML_ENOMEM);
+                T_OK(err.message[0] != 0);
+                failures++;
+            }
+            T_OK(clean == (rc == HML_OK));
+            T_EQ(hml_alloc_live_bytes(), base);
+        }
+        T_OK(clean);
+        T_OK(failures >= 8);
+    }
+    ds_free(&d);
+}

@@ -19,7 +19,7 @@ static const struct hml_model_param mlp_params[] = {
      "units per hidden layer as a comma-separated string, e.g. \"64,32\" (up to 16 layers of 1..4096); \"\" = none"},
     {"dropout", HML_MP_NUM, "0", 0, 0.9, NULL, "probability of zeroing a hidden unit in training (inverted dropout)"},
     {"batch_norm", HML_MP_BOOL, "false", 1, 0, NULL, "batch normalisation between each hidden layer's linear map and ReLU"},
-    {"learning_rate", HML_MP_NUM, "0.001", 1e-9, 1, NULL, "Adam step size"},
+    {"learning_rate", HML_MP_NUM, "0.001", 1e-9, 1, NULL, "Adam step size (scaled by the bias corrections of the moment estimates)"},
     {"beta1", HML_MP_NUM, "0.9", 0, 0.999999, NULL, "Adam decay rate of the gradient's running mean"},
     {"beta2", HML_MP_NUM, "0.999", 0, 0.99999999, NULL, "Adam decay rate of the squared gradient's running mean"},
     {"eps", HML_MP_NUM, "1e-8", 1e-12, 1, NULL, "Adam's term added to the root mean square in the denominator"},
@@ -59,7 +59,7 @@ enum hml_status hml__mlp_parse_layers(const char *s, size_t *hidden, size_t *wid
         if (*p < '0' || *p > '9') return bad_layers(s, *p == ',' || !*p ? "an entry is empty" : "an entry is not a whole number", err);
         unsigned long v = 0;
         while (*p >= '0' && *p <= '9' && v <= HML__MLP_WIDTH_MAX) v = v * 10 + (unsigned long)(*p++ - '0');
-        if (*p >= '0' && *p <= '9') v = HML__MLP_WIDTH_MAX + 1ul;
+        for (; *p >= '0' && *p <= '9'; p++) v = HML__MLP_WIDTH_MAX + 1ul; /* too long: no overflow */
         while (*p == ' ') p++;
         if (*p && *p != ',') return bad_layers(s, "an entry is not a whole number", err);
         if (v < 1 || v > HML__MLP_WIDTH_MAX) return bad_layers(s, "a layer must have 1 to 4096 units", err);
