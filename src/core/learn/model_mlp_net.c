@@ -148,12 +148,81 @@ void hml__mlp_work_fini(struct hml__mlp_work *work)
     memset(work, 0, sizeof *work);
 }
 
+/* ---- elementwise kernels ---------------------------------------------------------- */
+
+/* Elementwise loops run in blocks of BLOCK with restrict pointers: at -O2 gcc vectorises
+ * only loops whose trip count it knows, and a branch per element (ReLU's sign) mispredicts
+ * half the time — written plainly, these loops took 60% of a training step. */
+#define BLOCK 8
+
+/* a += b */
+static void add_into(float *restrict a, const float *restrict b, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) a[i + k] += b[i + k];
+    for (; i < n; i++) a[i] += b[i];
+}
+
+/* a *= b */
+static void mul_into(float *restrict a, const float *restrict b, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) a[i + k] *= b[i + k];
+    for (; i < n; i++) a[i] *= b[i];
+}
+
+/* acc += a·b */
+static void fma_into(float *restrict acc, const float *restrict a, const float *restrict b, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) acc[i + k] += a[i + k] * b[i + k];
+    for (; i < n; i++) acc[i] += a[i] * b[i];
+}
+
+/* acc += (z − mean)² */
+static void sqdev_into(float *restrict acc, const float *restrict z, const float *restrict mean, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) acc[i + k] += (z[i + k] - mean[i + k]) * (z[i + k] - mean[i + k]);
+    for (; i < n; i++) acc[i] += (z[i] - mean[i]) * (z[i] - mean[i]);
+}
+
+/* z = z·scale + shift */
+static void affine(float *restrict z, const float *restrict scale, const float *restrict shift, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) z[i + k] = z[i + k] * scale[i + k] + shift[i + k];
+    for (; i < n; i++) z[i] = z[i] * scale[i] + shift[i];
+}
+
+/* act = max(pre, 0) */
+static void relu(const float *restrict pre, float *restrict act, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) act[i + k] = pre[i + k] > 0.0f ? pre[i + k] : 0.0f;
+    for (; i < n; i++) act[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
+}
+
+/* g = 0 where pre ≤ 0 */
+static void relu_mask(const float *restrict pre, float *restrict g, size_t n)
+{
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) g[i + k] = pre[i + k] > 0.0f ? g[i + k] : 0.0f;
+    for (; i < n; i++) g[i] = pre[i] > 0.0f ? g[i] : 0.0f;
+}
+
 /* ---- forward ----------------------------------------------------------------------- */
 
 static void add_bias(float *z, const float *b, size_t n, size_t out)
 {
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < out; j++) z[i * out + j] += b[j];
+    for (size_t i = 0; i < n; i++) add_into(z + i * out, b, out);
 }
 
 /* Training-mode batch norm of z (n × h) in place: xhat kept for the backward pass,
@@ -166,14 +235,9 @@ static void bn_train(const struct hml__mlp_net *net, struct hml__mlp_work *work,
     float *rm = net->running + net->rm_off[l], *rv = net->running + net->rv_off[l];
     memset(mean, 0, h * sizeof *mean);
     memset(istd, 0, h * sizeof *istd);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < h; j++) mean[j] += z[i * h + j];
+    for (size_t i = 0; i < n; i++) add_into(mean, z + i * h, h);
     for (size_t j = 0; j < h; j++) mean[j] /= (float)n;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < h; j++) {
-            float c = z[i * h + j] - mean[j];
-            istd[j] += c * c;
-        }
+    for (size_t i = 0; i < n; i++) sqdev_into(istd, z + i * h, mean, h);
     const float mom = HML__MLP_BN_MOMENTUM;
     for (size_t j = 0; j < h; j++) {
         float var = istd[j] / (float)n;
@@ -189,13 +253,19 @@ static void bn_train(const struct hml__mlp_net *net, struct hml__mlp_work *work,
         }
 }
 
-static void bn_eval(const struct hml__mlp_net *net, float *z, size_t l, size_t n)
+/* Eval-mode batch norm with the running statistics, folded into one scale and shift per
+ * unit (kept in istd's 2h floats). */
+static void bn_eval(const struct hml__mlp_net *net, struct hml__mlp_work *work, size_t l, size_t n)
 {
     size_t h = net->width[l + 1];
+    float *z = work->pre[l], *scale = work->istd[l], *shift = scale + h;
     const float *g = net->theta + net->g_off[l], *s = net->theta + net->s_off[l];
     const float *rm = net->running + net->rm_off[l], *rv = net->running + net->rv_off[l];
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < h; j++) z[i * h + j] = g[j] * (z[i * h + j] - rm[j]) / sqrtf(rv[j] + HML__MLP_BN_EPS) + s[j];
+    for (size_t j = 0; j < h; j++) {
+        scale[j] = g[j] / sqrtf(rv[j] + HML__MLP_BN_EPS);
+        shift[j] = s[j] - rm[j] * scale[j];
+    }
+    for (size_t i = 0; i < n; i++) affine(z + i * h, scale, shift, h);
 }
 
 /* act = ReLU(pre), times the inverted-dropout mask in training. */
@@ -203,9 +273,7 @@ static void relu_dropout(const struct hml__mlp_net *net, struct hml__mlp_work *w
                          struct hml__mlp_rng *rng)
 {
     size_t cells = n * net->width[l + 1];
-    const float *pre = work->pre[l];
-    float *act = work->act[l];
-    for (size_t i = 0; i < cells; i++) act[i] = pre[i] > 0 ? pre[i] : 0;
+    relu(work->pre[l], work->act[l], cells);
     if (!train || !(net->dropout > 0)) return;
     HML_ASSERT(rng != NULL && work->mask[l] != NULL);
     float *mask = work->mask[l], keep = 1.0f / (1.0f - net->dropout);
@@ -215,7 +283,7 @@ static void relu_dropout(const struct hml__mlp_net *net, struct hml__mlp_work *w
         mask[i] = (uint32_t)r < cut ? 0 : keep;
         if (i + 1 < cells) mask[i + 1] = (uint32_t)(r >> 32) < cut ? 0 : keep;
     }
-    for (size_t i = 0; i < cells; i++) act[i] *= mask[i];
+    mul_into(work->act[l], mask, cells);
 }
 
 void hml__mlp_forward(const struct hml__mlp_net *net, struct hml__mlp_work *work, const float *x, size_t n,
@@ -232,7 +300,7 @@ void hml__mlp_forward(const struct hml__mlp_net *net, struct hml__mlp_work *work
         if (net->b_off[l] != NONE) add_bias(z, net->theta + net->b_off[l], n, out);
         if (l == net->hidden) break;
         if (net->bn && train) bn_train(net, work, l, n);
-        else if (net->bn) bn_eval(net, z, l, n);
+        else if (net->bn) bn_eval(net, work, l, n);
         relu_dropout(net, work, l, n, train, rng);
         a = work->act[l];
     }
@@ -302,8 +370,7 @@ static void output_gradient(const struct hml__mlp_net *net, const struct hml__ml
 static void column_sums(const float *g, size_t n, size_t h, float *out)
 {
     memset(out, 0, h * sizeof *out);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < h; j++) out[j] += g[i * h + j];
+    for (size_t i = 0; i < n; i++) add_into(out, g + i * h, h);
 }
 
 /* g (n × h) holds dL/d(act) of hidden layer l; turns it into dL/dZ through dropout,
@@ -312,17 +379,14 @@ static void hidden_backward(const struct hml__mlp_net *net, const struct hml__ml
                             float *g, float *grad)
 {
     size_t h = net->width[l + 1], cells = n * h;
-    const float *pre = work->pre[l], *mask = work->mask[l];
-    if (net->dropout > 0)
-        for (size_t i = 0; i < cells; i++) g[i] *= mask[i];
-    for (size_t i = 0; i < cells; i++) g[i] = pre[i] > 0 ? g[i] : 0;
+    if (net->dropout > 0) mul_into(g, work->mask[l], cells);
+    relu_mask(work->pre[l], g, cells);
     if (!net->bn) return;
     const float *xhat = work->xhat[l], *istd = work->istd[l], *gamma = net->theta + net->g_off[l];
     float *dg = grad + net->g_off[l], *ds = grad + net->s_off[l];
     memset(dg, 0, h * sizeof *dg);
     column_sums(g, n, h, ds);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < h; j++) dg[j] += g[i * h + j] * xhat[i * h + j];
+    for (size_t i = 0; i < n; i++) fma_into(dg, g + i * h, xhat + i * h, h);
     float fn = (float)n;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < h; j++) {
@@ -356,6 +420,35 @@ void hml__mlp_backward(const struct hml__mlp_net *net, struct hml__mlp_work *wor
 
 /* ---- AdamW ------------------------------------------------------------------------- */
 
+#define ADAM_CHUNK 256
+
+struct moments {
+    float b1, b2, c1, c2, step, rs2, eps;
+};
+
+/* The Adam update of n ≤ ADAM_CHUNK parameters. sqrtf may set errno, which keeps gcc from
+ * vectorising any loop that calls it; so only the square roots run one by one, and the
+ * rest in vectorisable blocks. */
+static void adam_chunk(const struct moments *c, float *restrict theta, float *restrict m, float *restrict v,
+                       const float *restrict g, size_t n)
+{
+    float root[ADAM_CHUNK];
+    size_t i = 0;
+    for (; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) {
+            m[i + k] = c->b1 * m[i + k] + c->c1 * g[i + k];
+            v[i + k] = c->b2 * v[i + k] + c->c2 * g[i + k] * g[i + k];
+        }
+    for (; i < n; i++) {
+        m[i] = c->b1 * m[i] + c->c1 * g[i];
+        v[i] = c->b2 * v[i] + c->c2 * g[i] * g[i];
+    }
+    for (i = 0; i < n; i++) root[i] = sqrtf(v[i]);
+    for (i = 0; i + BLOCK <= n; i += BLOCK)
+        for (size_t k = 0; k < BLOCK; k++) theta[i + k] -= c->step * m[i + k] / (root[i + k] * c->rs2 + c->eps);
+    for (; i < n; i++) theta[i] -= c->step * m[i] / (root[i] * c->rs2 + c->eps);
+}
+
 void hml__mlp_adam_step(const struct hml__mlp_net *net, struct hml__mlp_adam *opt, const float *grad)
 {
     HML_ASSERT(opt->m != NULL && opt->v != NULL);
@@ -365,16 +458,18 @@ void hml__mlp_adam_step(const struct hml__mlp_net *net, struct hml__mlp_adam *op
         float keep = (float)(1 - opt->lr * opt->weight_decay);
         for (size_t l = 0; l <= net->hidden; l++) {
             float *wl = net->theta + net->w_off[l];
-            for (size_t i = 0, k = net->width[l] * net->width[l + 1]; i < k; i++) wl[i] *= keep;
+            size_t i = 0, k = net->width[l] * net->width[l + 1];
+            for (; i + BLOCK <= k; i += BLOCK)
+                for (size_t b = 0; b < BLOCK; b++) wl[i + b] *= keep;
+            for (; i < k; i++) wl[i] *= keep;
         }
     }
-    const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, c1 = 1 - b1, c2 = 1 - b2;
-    const float step = (float)(opt->lr / bc1), rs2 = (float)(1 / sqrt(bc2)), eps = (float)opt->eps;
-    float *theta = net->theta, *m = opt->m, *v = opt->v;
-    for (size_t i = 0; i < net->n_theta; i++) {
-        float gi = grad[i];
-        m[i] = b1 * m[i] + c1 * gi;
-        v[i] = b2 * v[i] + c2 * gi * gi;
-        theta[i] -= step * m[i] / (sqrtf(v[i]) * rs2 + eps);
+    struct moments c = {.b1 = (float)opt->beta1, .b2 = (float)opt->beta2, .step = (float)(opt->lr / bc1),
+                        .rs2 = (float)(1 / sqrt(bc2)), .eps = (float)opt->eps};
+    c.c1 = 1 - c.b1;
+    c.c2 = 1 - c.b2;
+    for (size_t i = 0; i < net->n_theta; i += ADAM_CHUNK) {
+        size_t k = net->n_theta - i < ADAM_CHUNK ? net->n_theta - i : ADAM_CHUNK;
+        adam_chunk(&c, net->theta + i, opt->m + i, opt->v + i, grad + i, k);
     }
 }
