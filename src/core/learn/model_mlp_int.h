@@ -15,9 +15,9 @@
  *   and predictions are mapped back.
  * - Rows with weight 0 are dropped before anything else (medians, standardisation, the
  *   validation split, batching), so they change nothing: the fit is bit-identical to one
- *   without those rows. The remaining weights are scaled to mean 1 over the rows that
- *   train, and each mini-batch minimises mean_i(w_i · loss_i) (PyTorch's
- *   (w * loss).mean()).
+ *   without those rows. The remaining weights are scaled to mean 1 (over the kept rows,
+ *   validation slice included), and each mini-batch minimises mean_i(w_i · loss_i)
+ *   (PyTorch's (w * loss).mean()); the validation loss is Σ w·loss / Σ w.
  * - Batch norm uses unweighted batch statistics (biased variance, eps 1e-5) in training
  *   and running averages (momentum 0.1, unbiased variance, as PyTorch) at predict. With
  *   batch norm a hidden layer has no bias (BN's shift takes its place). A final
@@ -29,14 +29,20 @@
  * - Initialisation: He (Kaiming) normal, N(0, 2/fan_in), for every weight matrix; biases,
  *   BN shift 0; BN scale 1.
  * - Early stopping: with patience > 0, validation loss is measured after every epoch on
- *   the caller's hold-out (hml_fit_data x_valid) or, without one, on a seeded random
- *   validation_fraction of the training rows (which then do not train). A lower loss
- *   than the best so far saves the parameters; after patience epochs without one the fit
- *   stops, and the saved best parameters are the model.
+ *   the caller's hold-out (hml_fit_data x_valid; every training row then trains) or,
+ *   without one, on a seeded random validation_fraction of the training rows (which then
+ *   do not train; none when that is under one row). A strictly lower loss than the best
+ *   so far saves the parameters and BN statistics; after patience epochs without one the
+ *   fit stops, and the saved best epoch is the model. patience 0 trains max_epochs on
+ *   every row and ignores any hold-out.
  * - Determinism: one PRNG (xoshiro256** seeded through splitmix64 from ctl->seed) drives
  *   initialisation, the validation split, the per-epoch shuffle and the dropout masks,
  *   in that order; the same data, params and seed give the same model bit for bit.
- * - Cancellation is checked before every mini-batch; progress is reported per epoch.
+ * - Cancellation is checked before every mini-batch; progress is reported per epoch. A
+ *   training loss that is no longer finite fails the fit (HML_EINVAL, lower learning_rate).
+ * - Threads: ctl->nthread is not used. OpenBLAS's thread count is process-wide (set it with
+ *   OPENBLAS_NUM_THREADS); at mini-batch sizes it runs sgemm on the calling thread anyway.
+ *   predict may run on one fitted model from several threads (its scratch is per call).
  *
  * NOTE: the fitted state below is what save/load serialise; when adding a field, update
  * model_mlp_blob.c and bump its FORMAT_VERSION.
