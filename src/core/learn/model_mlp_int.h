@@ -184,15 +184,17 @@ struct hml__mlp {
 
 extern const struct hml_model_vt hml_model_mlp;
 
-/* Parses "64,32" into widths; "" means no hidden layer. false (with err filled, hint
- * included) on anything else. */
+/* Parses "64,32" (spaces allowed) into *hidden widths; "" means no hidden layer. Anything
+ * else fails with HML_EINVAL, saying what is wrong and how to write the list. */
 enum hml_status hml__mlp_parse_layers(const char *s, size_t *hidden, size_t *width, struct hml_error *err);
 
 /* Sets net's architecture for a model (par, cols, outputs), lays it out and allocates
- * theta + running in one zeroed block. NULL net->theta on OOM or too many params. */
+ * theta + running in one zeroed block (owned by net->theta). HML_ELIMIT past
+ * HML__MLP_PARAMS_MAX parameters, HML_ENOMEM; net->theta is NULL after either. */
 enum hml_status hml__mlp_net_alloc(struct hml__mlp_net *net, const struct hml__mlp_params *par, size_t cols,
                                    size_t outs, struct hml_error *err);
-/* Allocates median/mean/scale for cols columns, zeroed. */
+/* Allocates median/mean/scale for cols columns, zeroed, freeing the old ones; false on
+ * OOM (m unchanged). */
 bool hml__mlp_stats_alloc(struct hml__mlp *m, size_t cols);
 void hml__mlp_free(struct hml_model *m);
 
