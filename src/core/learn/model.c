@@ -21,7 +21,7 @@ extern const struct hml_model_vt hml_model_random_forest;
 extern const struct hml_model_vt hml_model_lightgbm;
 extern const struct hml_model_vt hml_model_logistic_regression;
 extern const struct hml_model_vt hml_model_elastic_net;
-extern const struct hml_model_vt hml_model_mlp __attribute__((weak));
+extern const struct hml_model_vt hml_model_mlp;
 
 static enum hml_status add(const struct hml_model_vt *vt, struct hml_error *err)
 {
