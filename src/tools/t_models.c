@@ -138,6 +138,12 @@ static enum hml_status check_definition(const json_t *root, const char *name, co
         hml_fail(err, HML_EINVAL, where, "model type %s has no regressor mode", vt->name);
         rc = hml_hint(err, "pass mode=classifier, or choose another model type");
     }
+    /* Creating the backend instance parses every param the way a fit will (e.g. a
+     * layer list), so a bad value fails here rather than in the first backtest. */
+    struct hml_model *probe = NULL;
+    if (!rc) rc = vt->create(json_object_get(def, "params"), !strcmp(mode, "regressor") ? HML_MODE_REGRESSOR : HML_MODE_CLASSIFIER,
+                             &probe, err);
+    if (probe) vt->free(probe);
     if (!rc) rc = check_features(root, name, json_object_get(def, "features"), table, where, res, err);
     return rc;
 }

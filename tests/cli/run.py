@@ -528,6 +528,8 @@ def models_add_checks_type_params_and_leaks():
               "invalid_params", did_you_mean="learning_rate")
     assert "n_estimators" in e["hint"]
     fails(h(d, "models", "add", name="x", model_type="xgbost"), "invalid_params", rc=2, did_you_mean="xgboost")
+    fails(h(d, "models", "add", name="x", model_type="mlp", params={"hidden_layers": "64,,x"}), "invalid_params")
+    ok(h(d, "models", "add", name="net", preset="mlp_classifier", params={"hidden_layers": "16", "max_epochs": 5}))
     fails(h(d, "models", "add", name="x", preset="xgboost_clasifier"), "invalid_params",
           did_you_mean="xgboost_classifier")
     fails(h(d, "models", "add", name="x"), "invalid_params", in_message="model_type or preset")
