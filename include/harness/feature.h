@@ -148,6 +148,10 @@ void hml_target_fini(struct hml_target *t);
 /* Static checks over the set: no feature reads (directly or through the features it reads)
  * the target or a denylisted column, and none writes the target column. HML_EBLOCKED. */
 enum hml_status hml_features_guard(const struct hml_feature_set *s, const json_t *config, struct hml_error *err);
+/* The same checks for feature i alone, so the error names it (and the feature it reads the
+ * column through: "feature 'b' reads the target 'y' through @a"). */
+enum hml_status hml_features_guard_one(const struct hml_feature_set *s, size_t i, const json_t *config,
+                                       struct hml_error *err);
 /* Checks one computed output column against the target (see GUARDRAILS). HML_EBLOCKED,
  * message naming the feature and the evidence, hint saying what to do. */
 enum hml_status hml_feature_guard_column(const char *feature, const char *column, const struct hml_column *c,

@@ -190,41 +190,55 @@ static enum hml_status refuse_read(const struct hml_feature *f, const char *col,
                          "%s) if it is known before the outcome", col, col);
 }
 
-static enum hml_status check_column(const struct hml_feature_set *s, const char *col, bool target, uint8_t *state,
-                                    struct hml_error *err)
+/* Refuses feature i when it reads col (directly or through others). */
+static enum hml_status check_one(const struct hml_feature_set *s, size_t i, const char *col, bool target,
+                                 uint8_t *state, struct hml_error *err)
 {
-    memset(state, 0, s->n);
-    for (size_t i = 0; i < s->n; i++) {
-        if (!s->items[i].enabled || !reads(s, i, col, state)) continue;
-        const char *via = "";
-        bool own = reads_directly(&s->items[i], col);
-        for (size_t d = 0; !own && !*via && d < s->items[i].ndeps; d++)
-            if (state[s->items[i].deps[d]] == 2) via = s->items[s->items[i].deps[d]].name;
-        return refuse_read(&s->items[i], col, via, target, err);
+    if (!s->items[i].enabled || !reads(s, i, col, state)) return HML_OK;
+    const char *via = "";
+    bool own = reads_directly(&s->items[i], col);
+    for (size_t d = 0; !own && !*via && d < s->items[i].ndeps; d++)
+        if (state[s->items[i].deps[d]] == 2) via = s->items[s->items[i].deps[d]].name;
+    return refuse_read(&s->items[i], col, via, target, err);
+}
+
+static enum hml_status check_feature(const struct hml_feature_set *s, size_t i, const json_t *config, uint8_t *state,
+                                     struct hml_error *err)
+{
+    const char *target = hml_json_str(json_object_get(config, "data"), "target_column", NULL);
+    const json_t *deny = hml_config_get(config, "guardrails.feature_leakage_denylist");
+    const struct hml_feature *f = &s->items[i];
+    for (size_t k = 0; target && k < f->noutputs; k++)
+        if (!strcmp(f->outputs[k], target)) {
+            hml_fail(err, HML_EBLOCKED, "features", "feature '%s' would overwrite the target column '%s'", f->name, target);
+            return hml_hint(err, "give the feature another name");
+        }
+    enum hml_status rc = target ? check_one(s, i, target, true, state, err) : HML_OK;
+    size_t k;
+    json_t *v;
+    json_array_foreach(deny, k, v) if (!rc && json_is_string(v)) {
+        /* Each column has its own memo: a feature reading one column says nothing of another. */
+        memset(state, 0, s->n);
+        rc = check_one(s, i, json_string_value(v), false, state, err);
     }
-    return HML_OK;
+    return rc;
+}
+
+enum hml_status hml_features_guard_one(const struct hml_feature_set *s, size_t i, const json_t *config,
+                                       struct hml_error *err)
+{
+    HML_ASSERT(s && i < s->n);
+    uint8_t *state = hml_calloc(s->n, 1);
+    if (!state) return hml_fail(err, HML_ENOMEM, "features", "out of memory");
+    enum hml_status rc = check_feature(s, i, config, state, err);
+    hml_free(state);
+    return rc;
 }
 
 enum hml_status hml_features_guard(const struct hml_feature_set *s, const json_t *config, struct hml_error *err)
 {
-    if (!s || !s->n) return HML_OK;
-    const char *target = hml_json_str(json_object_get(config, "data"), "target_column", NULL);
-    const json_t *deny = hml_config_get(config, "guardrails.feature_leakage_denylist");
-    uint8_t *state = hml_malloc(s->n);
-    if (!state) return hml_fail(err, HML_ENOMEM, "features", "out of memory");
     enum hml_status rc = HML_OK;
-    for (size_t i = 0; target && !rc && i < s->n; i++)
-        for (size_t k = 0; !rc && k < s->items[i].noutputs; k++)
-            if (!strcmp(s->items[i].outputs[k], target)) {
-                hml_fail(err, HML_EBLOCKED, "features", "feature '%s' would overwrite the target column '%s'",
-                         s->items[i].name, target);
-                rc = hml_hint(err, "give the feature another name");
-            }
-    if (!rc && target) rc = check_column(s, target, true, state, err);
-    size_t i;
-    json_t *v;
-    json_array_foreach(deny, i, v) if (!rc && json_is_string(v)) rc = check_column(s, json_string_value(v), false, state, err);
-    hml_free(state);
+    for (size_t i = 0; s && !rc && i < s->n; i++) rc = hml_features_guard_one(s, i, config, err);
     return rc;
 }
 
