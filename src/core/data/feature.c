@@ -307,10 +307,13 @@ static enum hml_status ref_dep(struct hml_feature_set *s, size_t i, const char *
     if (j < 0) {
         const char **names = hml_malloc((s->n + 1) * sizeof *names);
         if (!names) return hml_fail(err, HML_ENOMEM, "features", "out of memory");
-        for (size_t k = 0; k < s->n; k++) names[k] = s->items[k].name;
+        size_t n = 0;
+        for (size_t k = 0; k < s->n; k++)
+            if (k != i) names[n++] = s->items[k].name;
         hml_fail(err, HML_ENOTFOUND, "features", "feature '%s' refers to '@%s', which is not a feature",
                  s->items[i].name, ref);
-        hml_error_choices(err, ref, names, s->n);
+        if (n) hml_error_choices(err, ref, names, n);
+        else hml_hint(err, "declare '%s' first (features add), or use a column name without '@'", ref);
         hml_free(names);
         return err ? err->code : HML_ENOTFOUND;
     }
