@@ -684,12 +684,14 @@ enum hml_status hml__features_refresh_project(struct hml_project *p, struct hml_
         hml_frame_free(p->table);
         p->table = table;
         table = NULL;
+    }
+    if (!rc && rep.computed + rep.cached) {
         json_t *names = json_array();
         recomputed(&rep, "", names);
         hml_buf_printf(&res->text, "Features refreshed before the run: %zu recomputed, %zu from the cache.\n",
                        rep.computed, rep.cached);
-        json_object_set_new(res->data, "features_refreshed",
-                            json_pack("{s:o,s:I}", "computed", names, "cached", (json_int_t)rep.cached));
+        json_object_set_new(res->data, "features_refreshed", json_pack("{s:o,s:I,s:b}", "computed", names, "cached",
+                                                                       (json_int_t)rep.cached, "changed", rep.changed));
         report_warnings(&rep, res);
     }
     hml_feature_report_fini(&rep);

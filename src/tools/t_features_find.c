@@ -773,7 +773,9 @@ static void judge(const struct scope *s, const struct ranked *r, size_t nr, doub
             if (!set->items[i].enabled || !set->items[j].enabled || v[i].prune || v[j].prune) continue;
             double rr = pair_r(s->p->table, &set->items[i], &set->items[j]);
             if (isnan(rr)) continue;
-            size_t lo = v[i].score < v[j].score ? i : j, hi = lo == i ? j : i;
+            /* The weaker one goes; on a tie (to rounding) the later definition goes. */
+            double eps = 1e-9 * fmax(1e-12, fabs(v[j].score));
+            size_t lo = v[i].score < v[j].score - eps ? i : j, hi = lo == i ? j : i;
             v[lo].prune = true;
             snprintf(v[lo].reason, sizeof v[lo].reason, "redundant with '%s' (r = %.3f), which scores higher",
                      set->items[hi].name, rr);
