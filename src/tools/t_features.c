@@ -280,6 +280,22 @@ static enum hml_status check_outputs(const struct hml_feature *f, const struct h
     return HML_OK;
 }
 
+/* Columns the old definition wrote and the new one does not (a new pairwise_mode, or the
+ * feature disabled) would linger in the table, stale, for models to read: drop them. */
+static enum hml_status drop_stale(const struct hml_feature *was, const struct hml_feature *now, struct hml_frame *t,
+                                  struct hml_error *err)
+{
+    for (size_t k = 0; !was->declares && k < was->noutputs; k++) {
+        bool still = false;
+        for (size_t o = 0; now->enabled && o < now->noutputs; o++) still = still || !strcmp(was->outputs[k], now->outputs[o]);
+        if (!still && hml_frame_find(t, was->outputs[k]) >= 0) {
+            enum hml_status rc = hml_frame_drop(t, was->outputs[k], err);
+            if (rc) return rc;
+        }
+    }
+    return HML_OK;
+}
+
 struct change {
     const struct hml_project *p;
     struct hml_feature_cache *cache;
@@ -322,6 +338,7 @@ static enum hml_status apply_one(struct change *ch, const json_t *src, bool upda
     struct hml_frame *table = NULL;
     struct hml_feature_report rep = {0};
     if (!rc) rc = run_refresh(ch->p, ch->cache, attempt, ch->table, &table, &rep, err);
+    if (!rc && update) rc = drop_stale(&old->items[hml_features_find(old, name)], &f, table, err);
     if (!rc) {
         json_t *outs = describe_outputs(now, &now->items[hml_features_find(now, name)], table, attempt, res);
         json_t *others = json_array();

@@ -405,6 +405,11 @@ def features_entity_diff_and_ratio_from_a_source():
     assert abs(j["outputs"][0]["mean"] - sum(diffs) / len(diffs) / 100) < 1e-12
     listed = ok(h(d, "features", "list"))["features"]
     assert [f["type"] for f in listed] == ["entity", "pairwise"]
+    # A new pairwise_mode drops the column the old one wrote; @elo now means ratio_elo.
+    j = ok(h(d, "features", "update", name="elo", pairwise_mode="ratio"))
+    assert [o["column"] for o in j["outputs"]] == ["ratio_elo"] and j["recomputed"] == ["edge"], j
+    fails(h(d, "data", "inspect", column="diff_elo"), "not_found")
+    assert abs(_column(d, "edge")["mean"] - sum(ratios) / len(ratios) / 100) < 1e-12
 
 
 @test
