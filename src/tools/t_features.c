@@ -657,14 +657,36 @@ static enum hml_status a_list(struct hml_call *call, struct hml_result *res, str
     return rc;
 }
 
+static enum hml_status remove_unreadable(struct hml_project *p, struct change *ch, const char *name,
+                                         struct hml_result *res, struct hml_error *err)
+{
+    hml_result_warn(res, "the features could not be read (%s); '%s' was removed without checking what uses it",
+                    err->message, name);
+    hml_error_clear(err);
+    json_object_del(json_object_get(ch->root, "features"), name);
+    enum hml_status rc = hml_frame_find(ch->table, name) >= 0 ? hml_frame_drop(ch->table, name, err) : HML_OK;
+    if (!rc) rc = hml__features_commit(p, ch->cache, ch->table, ch->root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "Removed feature '%s'.\n", name);
+        json_object_set_new(res->data, "name", json_string(name));
+    }
+    change_close(ch, p);
+    return rc;
+}
+
 static enum hml_status a_remove(struct hml_call *call, struct hml_result *res, struct hml_error *err)
 {
     struct hml_project *p = NULL;
     struct change ch;
     struct hml_feature_set *s = NULL;
     enum hml_status rc = change_open(call, &ch, &p, err);
-    if (!rc) rc = hml_features_load(ch.root, &s, err);
     const char *name = hml_param_str(call, "name", "");
+    if (!rc && hml_features_load(ch.root, &s, err) != HML_OK) {
+        /* A definition that no longer reads (say, edited by hand) must still be removable,
+         * or an agent with only these tools could never repair the project. */
+        if (!json_object_get(json_object_get(ch.root, "features"), name)) rc = err->code;
+        else return remove_unreadable(p, &ch, name, res, err);
+    }
     long i = rc ? -1 : hml_features_find(s, name);
     if (!rc && i < 0) rc = unknown_feature(s, name, err);
     if (!rc) rc = hml__features_in_use(ch.root, s, (size_t)i, err);

@@ -240,6 +240,19 @@ def features_remove_refuses_while_used_and_drops_the_column():
 
 
 @test
+def features_a_broken_definition_can_still_be_removed():
+    d = titanic_project()
+    ok(h(d, "features", "add", name="fam", formula="sibsp + parch"))
+    with open(os.path.join(d, "config/features.yaml"), "a") as f:
+        f.write("  broken:\n    formla: fare * 2\n")
+    e = fails(h(d, "features", "list"), "invalid_params", in_message="feature 'broken'")
+    assert e["did_you_mean"] == "formula", e
+    j = ok(h(d, "features", "remove", name="broken"))
+    assert any("without checking" in w for w in j["warnings"]), j
+    assert [f["name"] for f in ok(h(d, "features", "list"))["features"]] == ["fam"]
+
+
+@test
 def features_test_transformations_ranks_by_correlation():
     d = titanic_project()
     j = ok(h(d, "features", "test_transformations", features=["fare", "age"]))
