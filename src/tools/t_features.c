@@ -280,18 +280,35 @@ static enum hml_status check_outputs(const struct hml_feature *f, const struct h
     return HML_OK;
 }
 
+/* The first model whose features list holds col, or NULL. */
+static const char *model_using(const json_t *root, const char *col)
+{
+    const char *model;
+    json_t *def;
+    json_object_foreach(json_object_get(root, "models"), model, def)
+        if (in_strings(json_object_get(def, "features"), col)) return model;
+    return NULL;
+}
+
 /* Columns the old definition wrote and the new one does not (a new pairwise_mode, or the
- * feature disabled) would linger in the table, stale, for models to read: drop them. */
-static enum hml_status drop_stale(const struct hml_feature *was, const struct hml_feature *now, struct hml_frame *t,
-                                  struct hml_error *err)
+ * feature disabled) would linger in the table, stale, for models to read: drop them —
+ * unless a model lists one, which would then fail at its next backtest. */
+static enum hml_status drop_stale(const json_t *root, const struct hml_feature *was, const struct hml_feature *now,
+                                  struct hml_frame *t, struct hml_error *err)
 {
     for (size_t k = 0; !was->declares && k < was->noutputs; k++) {
         bool still = false;
         for (size_t o = 0; now->enabled && o < now->noutputs; o++) still = still || !strcmp(was->outputs[k], now->outputs[o]);
-        if (!still && hml_frame_find(t, was->outputs[k]) >= 0) {
-            enum hml_status rc = hml_frame_drop(t, was->outputs[k], err);
-            if (rc) return rc;
+        if (still || hml_frame_find(t, was->outputs[k]) < 0) continue;
+        const char *model = model_using(root, was->outputs[k]);
+        if (model) {
+            hml_fail(err, HML_ECONFLICT, "features", "model '%s' reads '%s', which this change to '%s' would remove",
+                     model, was->outputs[k], was->name);
+            return hml_hint(err, "take it out of the model first: models update --name %s --remove_features %s", model,
+                            was->outputs[k]);
         }
+        enum hml_status rc = hml_frame_drop(t, was->outputs[k], err);
+        if (rc) return rc;
     }
     return HML_OK;
 }
@@ -338,7 +355,7 @@ static enum hml_status apply_one(struct change *ch, const json_t *src, bool upda
     struct hml_frame *table = NULL;
     struct hml_feature_report rep = {0};
     if (!rc) rc = run_refresh(ch->p, ch->cache, attempt, ch->table, &table, &rep, err);
-    if (!rc && update) rc = drop_stale(&old->items[hml_features_find(old, name)], &f, table, err);
+    if (!rc && update) rc = drop_stale(ch->root, &old->items[hml_features_find(old, name)], &f, table, err);
     if (!rc) {
         json_t *outs = describe_outputs(now, &now->items[hml_features_find(now, name)], table, attempt, res);
         json_t *others = json_array();

@@ -418,6 +418,16 @@ def features_entity_diff_and_ratio_from_a_source():
     assert abs(j["outputs"][0]["mean"] - sum(diffs) / len(diffs) / 100) < 1e-12
     listed = ok(h(d, "features", "list"))["features"]
     assert [f["type"] for f in listed] == ["entity", "pairwise"]
+    # A change that would take away a column a model reads is refused, and changes nothing.
+    ok(h(d, "models", "add", name="m", model_type="xgboost", features=["diff_elo"]))
+    before = tree_digest(d)
+    e = fails(h(d, "features", "update", name="elo", pairwise_mode="ratio"), "conflict",
+              in_message="model 'm' reads 'diff_elo'")
+    assert "--remove_features diff_elo" in e["hint"]
+    fails(h(d, "features", "update", name="elo", enabled=False), "invalid_params",
+          in_message="feature 'edge' reads the disabled feature 'elo'")
+    assert tree_digest(d) == before
+    ok(h(d, "models", "remove", name="m", purge=True))
     # A new pairwise_mode drops the column the old one wrote; @elo now means ratio_elo.
     j = ok(h(d, "features", "update", name="elo", pairwise_mode="ratio"))
     assert [o["column"] for o in j["outputs"]] == ["ratio_elo"] and j["recomputed"] == ["edge"], j
