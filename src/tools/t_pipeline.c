@@ -329,9 +329,10 @@ void hml__run_progress(void *ud, double done, double total, const char *msg)
 
 static enum hml_status a_run_backtest(struct hml_call *call, struct hml_result *res, struct hml_error *err)
 {
-    struct hml_project *p;
+    struct hml_project *p = NULL;
     enum hml_status rc = hml__project_open(call, HML_TABLE_REQUIRED, &p, err);
-    if (rc) return rc;
+    if (!rc) rc = hml__features_refresh_project(p, res, err); /* stale features first: the run reads them */
+    if (rc) return hml__project_free(p), rc;
     const char *only[64];
     size_t only_n = 0, i;
     json_t *v;

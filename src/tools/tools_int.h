@@ -12,6 +12,7 @@ extern const struct hml_tool hml_tool_configure;
 extern const struct hml_tool hml_tool_data;
 extern const struct hml_tool hml_tool_models;
 extern const struct hml_tool hml_tool_pipeline;
+extern const struct hml_tool hml_tool_features;
 
 /* Validates and coerces args in place for the action; fills err (with
  * valid_values / did_you_mean) on the first problem. */
@@ -49,6 +50,11 @@ char *hml__project_path(const struct hml_project *p, const char *rel);
 enum hml_status hml__stage_table(const struct hml_project *p, struct hml_txn *txn,
                                  const struct hml_frame *table, const char *rel,
                                  struct hml_error *err);
+
+/* Brings the project's declared features up to date in p->table (recomputing only stale
+ * ones) and, when anything changed, writes the table and the new cache files; notes what
+ * was recomputed in res. The pipeline runs it before a backtest (t_features.c). */
+enum hml_status hml__features_refresh_project(struct hml_project *p, struct hml_result *res, struct hml_error *err);
 
 /* ---- markdown helpers ----------------------------------------------------------- */
 

@@ -51,6 +51,7 @@ static const char *const methods[] = {"stacked", "average", "weighted", NULL};
 static const char *const meta_types[] = {"logistic", "ridge", "gbm", NULL};
 static const char *const calibrations[] = {"spline", "isotonic", "platt", "beta", "none", NULL};
 static const char *const formats[] = {"csv", "tsv", "jsonl", "sqlite", NULL};
+static const char *const pairwise_modes[] = {"diff", "ratio", "both", "none", NULL};
 
 #define MIN(x) .flags = F_MIN, .lo = (x)
 
@@ -76,6 +77,13 @@ static const struct entry schema[] = {
     {"data.targets.*.metrics", K_STRING_LIST, .desc = "metrics for this target"},
     {"data.features_view", K_STRING, .desc = "view used as the prediction table"},
     {"data.feature_defs", K_ANY, .desc = "declarative feature definitions"},
+    {"data.feature_store", K_OBJECT, .desc = "defaults of entity features (matchup tables)"},
+    {"data.feature_store.entity_column", K_STRING, .desc = "entity key column of entity sources"},
+    {"data.feature_store.entity_a_column", K_STRING, .desc = "matchup column of the first side's entity"},
+    {"data.feature_store.entity_b_column", K_STRING, .desc = "matchup column of the second side's entity"},
+    {"data.feature_store.period_column", K_STRING, .desc = "period column shared by sources and the table"},
+    {"data.feature_store.default_pairwise_mode", K_ENUM, .choices = pairwise_modes,
+     .desc = "what entity features write: diff, ratio, both or none"},
 
     {"backtest", K_OBJECT, .desc = "how models are evaluated"},
     {"backtest.cv_strategy", K_ENUM, .choices = hml_cv_strategy_names, .desc = "cross-validation strategy"},
