@@ -17,6 +17,9 @@ step data add --data_path "$HERE/titanic/titanic.csv"
 step data profile --category numeric
 step data fill_nulls_batch --columns '[{"column":"fare","strategy":"median"},{"column":"country","strategy":"value","value":"unknown"}]'
 step configure exclude_columns --add_columns name,ticketno
+step features add --name family_size --formula "sibsp + parch + 1" --description "people travelling together"
+step features add --name fare_per_person --formula "safe_div(fare, sibsp + parch + 1)"
+step features add --name is_child --type regime --condition "age < 14"
 step configure suggest_cv
 step configure backtest --cv_strategy stratified_kfold --n_folds 5 --seed 42
 step models add --name xgb --preset xgboost_classifier --params '{"n_estimators": 200, "max_depth": 3}'
