@@ -199,9 +199,9 @@ TEST(calib_beta_matches_reference_fit_with_constraints)
             struct hml_calib_info info;
             hml_calib_describe(c, &info);
             T_OK(info.converged);
-            T_NEAR(info.a, hml_json_num(cs, "a", NAN), 1e-7);
-            T_NEAR(info.b, hml_json_num(cs, "b", NAN), 1e-7);
-            T_NEAR(info.c, hml_json_num(cs, "c", NAN), 1e-7);
+            T_NEAR(info.a, hml_json_num(cs, "a", NAN), 1e-9);
+            T_NEAR(info.b, hml_json_num(cs, "b", NAN), 1e-9);
+            T_NEAR(info.c, hml_json_num(cs, "c", NAN), 1e-9);
             const char *path = hml_json_str(cs, "path", "");
             /* A dropped slope is exactly 0, not merely small. */
             if (strchr(path, 'a') == NULL) T_OK(info.a == 0);
