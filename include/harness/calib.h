@@ -17,6 +17,7 @@
  *             scikit-learn's _SigmoidCalibration with F = logit(p'), whose parameters
  *             are the negatives of ours (it predicts expit(−(A·F + B))). Solved by
  *             Newton's method to convergence, where scikit-learn stops BFGS at gtol 1e-5.
+ *             A constant p' leaves a at 0 (b is then the logit of the mean target).
  *   beta      Kull, Silva Filho & Flach (AISTATS 2017), the three-parameter map
  *                 q = σ(a·ln p' − b·ln(1 − p') + c),   a, b ≥ 0,
  *             fitted by maximum likelihood as their reference implementation does:

@@ -393,7 +393,8 @@ TEST(calib_every_map_is_monotone)
     json_decref(root);
 }
 
-/* A handful of points: one bin (a constant), two (a line), duplicate p (merged). */
+/* A handful of points: one bin (a constant), two (a line), duplicate p (merged); and
+ * platt and beta on a constant p. */
 TEST(calib_spline_degenerate_point_counts)
 {
     double p[40], y[40];
@@ -407,6 +408,21 @@ TEST(calib_spline_degenerate_point_counts)
         T_EQ(info.points, 1); /* every bin has mean 0.3: merged into one */
         T_NEAR(hml_calib_value(c, 0.0), 0.25, 1e-15);
         T_NEAR(hml_calib_value(c, 1.0), 0.25, 1e-15);
+    }
+    hml_calib_free(c);
+    /* Constant p: no slope to fit. Platt gives the mean smoothed target, beta the rate. */
+    T_RC(hml_calib_fit(HML_CALIB_PLATT, NULL, p, y, NULL, 40, &c, &err), &err);
+    if (c) {
+        hml_calib_describe(c, &info);
+        T_OK(info.a == 0 && info.converged);
+        T_NEAR(hml_calib_value(c, 0.9), (10 * 11.0 / 12 + 30 / 32.0) / 40, 1e-14);
+    }
+    hml_calib_free(c);
+    T_RC(hml_calib_fit(HML_CALIB_BETA, NULL, p, y, NULL, 40, &c, &err), &err);
+    if (c) {
+        hml_calib_describe(c, &info);
+        T_OK(info.a == 0 && info.b == 0 && info.converged);
+        T_NEAR(hml_calib_value(c, 0.01), 0.25, 1e-14);
     }
     hml_calib_free(c);
     for (int i = 0; i < 40; i++) p[i] = i < 20 ? 0.2 : 0.6, y[i] = i < 20 ? (i % 5 == 0) : (i % 2 == 0);

@@ -56,9 +56,6 @@ enum hml_status hml__calib_fit_beta(const struct hml__calib_data *d, struct hml_
 double hml__calib_eval_linear(const struct hml_calib *c, double p);
 double hml__calib_eval_hermite(const struct hml_calib *c, double p);
 
-/* Sets the PCHIP slopes of a spline from its points (scipy's PchipInterpolator rule). */
-void hml__calib_pchip_slopes(const double *x, const double *y, size_t n, double *slope);
-
 /* Weighted logistic regression with at most two features and an intercept:
  * minimises Σ_i w_i·[softplus(η_i) − t_i·η_i] + ridge/2·Σ_j coef_j², with
  * η_i = intercept + Σ_j coef_j·x_j[i] and target t_i = y_i ? t1 : t0.

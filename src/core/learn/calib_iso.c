@@ -141,6 +141,8 @@ double hml__calib_eval_linear(const struct hml_calib *c, double p)
 
 /* ---- spline ------------------------------------------------------------------------- */
 
+static void pchip_slopes(const double *x, const double *y, size_t n, double *slope);
+
 /* Equal-count bins over the sorted rows, as numpy's array_split cuts them. Adjacent
  * bins whose mean p lie within SPLINE_MERGE_GAP are pooled into one point. */
 static void bin_points(const struct hml__calib_data *d, size_t k, struct points *pt)
@@ -181,7 +183,7 @@ enum hml_status hml__calib_fit_spline(struct hml__calib_data *d, const struct hm
     if (!rc && !c) rc = hml_fail(err, HML_ENOMEM, HML__CALIB_WHERE, "out of memory storing %zu points", pt.n);
     if (!rc) {
         for (size_t i = 0; i < pt.n; i++) c->x[i] = pt.x[i], c->y[i] = pt.y[i];
-        hml__calib_pchip_slopes(c->x, c->y, c->points, c->slope);
+        pchip_slopes(c->x, c->y, c->points, c->slope);
         c->prob_max = o->prob_max;
         *out = c;
     }
@@ -204,7 +206,8 @@ static double end_slope(double h0, double h1, double m0, double m1)
     return d;
 }
 
-void hml__calib_pchip_slopes(const double *x, const double *y, size_t n, double *slope)
+/* The PCHIP slopes through the points (scipy's PchipInterpolator rule). */
+static void pchip_slopes(const double *x, const double *y, size_t n, double *slope)
 {
     HML_ASSERT(n >= 1);
     if (n == 1) {

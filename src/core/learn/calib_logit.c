@@ -149,13 +149,18 @@ static double newton_step(const struct std_problem *s, double *th, double *f)
         size = fmax(size, fabs(step[a]) / fmax(1, fabs(th[a])));
         slope += g[a] * step[a];
     }
+    if (size <= NEWTON_STEP_TOL) {
+        /* Near the optimum f no longer resolves the decrease: take the full step. */
+        for (size_t a = 0; a < s->m; a++) th[a] += step[a];
+        *f = objective(s, th);
+        return size;
+    }
     double t = 1;
     for (int h = 0; h < NEWTON_HALVINGS; h++, t *= 0.5) {
         for (size_t a = 0; a < s->m; a++) trial[a] = th[a] + t * step[a];
         if (memcmp(trial, th, s->m * sizeof *th) == 0) break; /* the step vanished */
         double ft = objective(s, trial);
-        /* Near the optimum f no longer resolves the decrease: take the full step. */
-        if (ft <= *f + ARMIJO_C * t * slope || size <= NEWTON_STEP_TOL) {
+        if (ft <= *f + ARMIJO_C * t * slope) {
             memcpy(th, trial, s->m * sizeof *th);
             *f = ft;
             return size;
