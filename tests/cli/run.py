@@ -582,9 +582,9 @@ def read_preds(d, run_id):
         return list(csv.DictReader(f))
 
 
-def titanic_models_project(method="average"):
+def titanic_models_project(method="average", calibration="none"):
     d = titanic_project()
-    ok(h(d, "configure", "ensemble", method=method))
+    ok(h(d, "configure", "ensemble", method=method, calibration=calibration))
     ok(h(d, "configure", "exclude_columns", add_columns=["name", "ticketno", "passenger_id"]))
     ok(h(d, "models", "add", name="xgb", model_type="xgboost", params={"n_estimators": 40, "max_depth": 3}))
     ok(h(d, "models", "add", name="lgb", model_type="lightgbm", params={"n_estimators": 40, "num_leaves": 8}))

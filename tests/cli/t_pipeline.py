@@ -69,6 +69,11 @@ def stacked_ensemble_never_reads_the_held_out_labels():
     before = base["ensemble"]["fold_metrics"][0]["brier"]
     after = j["ensemble"]["fold_metrics"][0]["brier"]
     assert after > 0.05 and abs(after - before) < 0.02, (before, after)
+    # The post-calibrator is nested: it never sees fold 1's labels either.
+    ok(h(d, "configure", "ensemble", calibration="spline"))
+    j = ok(h(d, "pipeline", "run_backtest", detail="full"))
+    calibrated = j["ensemble"]["fold_metrics"][0]["brier"]
+    assert calibrated > 0.05 and abs(calibrated - before) < 0.02, (before, calibrated)
     # The same column through a leaky combiner would have been near perfect on fold 1:
     # a model trained on it does see it, and scores far better than the stack.
     fails(h(d, "configure", "ensemble", meta_features=["survived"]), "blocked")
@@ -150,3 +155,22 @@ def prediction_sanity_blocks_a_model_without_signal():
     ok(h(d, "models", "add", name="lr", model_type="logistic_regression", params={"C": 1e-6}))
     e = fails(h(d, "pipeline", "run_backtest"), "blocked", in_message="no signal")
     assert "features" in e["hint"]
+
+
+@test
+def calibration_is_nested_and_reported():
+    d = titanic_models_project(method="stacked", calibration="isotonic")
+    j = ok(h(d, "pipeline", "run_backtest"))
+    e = j["ensemble"]
+    assert e["calibration"] == "isotonic" and e["folds_calibrated"] == 5, e
+    rows = read_preds(d, j["run_id"])
+    # isotonic output: a step function, so far fewer distinct values than rows per fold
+    for fold in {r["fold"] for r in rows}:
+        vals = {r["pred_ensemble"] for r in rows if r["fold"] == fold}
+        assert len(vals) < 60, (fold, len(vals))
+    ok(h(d, "configure", "ensemble", calibration="spline", pre_calibration={"xgb": "platt"}))
+    j = ok(h(d, "pipeline", "run_backtest"))
+    assert j["ensemble"]["members_pre_calibrated"] == 1 and j["ensemble"]["folds_calibrated"] == 5
+    p = [float(r["pred_ensemble"]) for r in read_preds(d, j["run_id"])]
+    assert min(p) >= 0.015 - 1e-12 and max(p) <= 0.985 + 1e-12, (min(p), max(p))
+    fails(h(d, "configure", "ensemble", calibration="isotonc"), "invalid_params", rc=2, did_you_mean="isotonic")

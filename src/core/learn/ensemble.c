@@ -4,9 +4,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/calib.h"
 #include "harness/frame.h"
 #include "harness/model.h"
 #include "harness/model_linear.h"
@@ -15,6 +17,9 @@
 
 struct ens {
     const struct hml_ensemble_input *in;
+    const double **pred;         /* members' fold predictions (pre-calibrated copies when asked) */
+    size_t excl;                 /* a second fold kept out of training (nested calibration)     */
+    size_t calibrated_folds, pre_calibrated;
     const struct hml_run *r;
     size_t k, nf, m;
     size_t *off;          /* start row (× k) of each fold's slice */
@@ -33,7 +38,7 @@ static void average_rows(const struct ens *e, size_t lo, size_t hi, double *out)
 {
     for (size_t i = lo; i < hi; i++) {
         double s = 0;
-        for (size_t j = 0; j < e->m; j++) s += e->in->member_pred[j][i];
+        for (size_t j = 0; j < e->m; j++) s += e->pred[j][i];
         out[i] = s / (double)e->m;
     }
 }
@@ -41,7 +46,7 @@ static void average_rows(const struct ens *e, size_t lo, size_t hi, double *out)
 /* Which folds may train the combiner of fold f. */
 static bool may_train(const struct ens *e, size_t f, size_t g)
 {
-    if (g == f) return false;
+    if (g == f || g == e->excl) return false;
     return hml_cv_strategy_time_ordered(e->r->folds->strategy) ? g < f : true;
 }
 
@@ -89,9 +94,9 @@ static void fit_weights(const struct ens *e, size_t f, double *w)
                 for (size_t c = 0; c < e->k; c++) {
                     size_t at = e->off[g] + i * e->k + c;
                     double pred = 0;
-                    for (size_t j = 0; j < e->m; j++) pred += w[j] * e->in->member_pred[j][at];
+                    for (size_t j = 0; j < e->m; j++) pred += w[j] * e->pred[j][at];
                     double gl = loss_grad(e, pred, e->r->y[fd->test[i]], c);
-                    for (size_t j = 0; j < e->m; j++) grad[j] += gl * e->in->member_pred[j][at] / (double)n;
+                    for (size_t j = 0; j < e->m; j++) grad[j] += gl * e->pred[j][at] / (double)n;
                 }
         }
         double z = 0, eta = 0.5;
@@ -119,7 +124,7 @@ static void combine_weighted(struct ens *e, double *out)
         for (size_t j = 0; j < e->m; j++) e->weight_sum[j] += w[j];
         for (size_t i = lo; i < hi; i++) {
             double s = 0;
-            for (size_t j = 0; j < e->m; j++) s += w[j] * e->in->member_pred[j][i];
+            for (size_t j = 0; j < e->m; j++) s += w[j] * e->pred[j][i];
             out[i] = s;
         }
     }
@@ -139,7 +144,7 @@ static void meta_row(const struct ens *e, size_t at, size_t row, float *x)
     }
     for (size_t j = 0; j < e->m; j++)
         for (size_t c = 0; c < e->k; c++) {
-            double p = e->in->member_pred[j][at + c];
+            double p = e->pred[j][at + c];
             double v = e->r->task == HML_TASK_REGRESSION ? p : e->k == 1 ? logit(p) : log(clamp_p(p));
             x[j * e->k + c] = (float)v;
         }
@@ -208,7 +213,7 @@ static enum hml_status stack_fold(struct ens *e, size_t f, const struct hml_mode
     if (!rc) memcpy(out + e->off[f], pred, tn * e->k * sizeof *pred);
     /* Linear combiners report their weights on the members (binary and regression). */
     double coef[128], b0;
-    if (!rc && e->k == 1 && e->m <= 64 && hml_linear_coefficients(model, coef, cols, &b0) == 1)
+    if (!rc && e->excl == SIZE_MAX && e->k == 1 && e->m <= 64 && hml_linear_coefficients(model, coef, cols, &b0) == 1)
         for (size_t j = 0; j < e->m; j++) e->coef_sum[j] += coef[j];
     if (model) vt->free(model);
     hml_free(x);
@@ -244,6 +249,116 @@ static enum hml_status combine_stacked(struct ens *e, double *out, struct hml_er
             e->fitted_folds++;
         }
     }
+    json_decref(params);
+    return rc;
+}
+
+/* ---- calibration ------------------------------------------------------------------------------------ */
+
+/* The combination for fold g alone, trained on what may_train allows (with e->excl). */
+static enum hml_status combined_for_fold(struct ens *e, size_t g, const char *method, const struct hml_model_vt *vt,
+                                         const json_t *params, double *buf, struct hml_error *err)
+{
+    size_t lo = e->off[g], hi = lo + e->r->folds->folds[g].test_n * e->k;
+    if (!strcmp(method, "weighted")) {
+        double w[64], given = 0;
+        for (size_t j = 0; j < e->m; j++) given += member_weight_given(e, j);
+        if (given > 0) for (size_t j = 0; j < e->m; j++) w[j] = member_weight_given(e, j) / given;
+        else fit_weights(e, g, w);
+        for (size_t i = lo; i < hi; i++) {
+            buf[i] = 0;
+            for (size_t j = 0; j < e->m; j++) buf[i] += w[j] * e->pred[j][i];
+        }
+        return HML_OK;
+    }
+    if (!strcmp(method, "stacked") && vt && train_rows(e, g) >= 20) {
+        struct hml_error ferr;
+        enum hml_status rc = stack_fold(e, g, vt, params, buf, &ferr);
+        if (rc != HML_EINVAL) {
+            if (rc) *err = ferr;
+            return rc;
+        }
+    }
+    average_rows(e, lo, hi, buf);
+    return HML_OK;
+}
+
+/* Fits a calibrator of kind on the rows of the folds that may train fold f (values
+ * from src), and applies it to fold f's slice of dst. false when it cannot be fitted
+ * (too few rows, one class): the slice is then left as it is. */
+static bool calibrate_fold(struct ens *e, enum hml_calib_kind kind, size_t f, const double *src, double *dst)
+{
+    const struct hml_cv_folds *fs = e->r->folds;
+    size_t n = train_rows(e, f), t = 0;
+    double *p = hml_malloc((n + 1) * sizeof *p), *y = hml_malloc((n + 1) * sizeof *y);
+    bool done = false;
+    for (size_t g = 0; p && y && g < e->nf; g++) {
+        if (!may_train(e, f, g)) continue;
+        for (size_t i = 0; i < fs->folds[g].test_n; i++, t++) {
+            p[t] = fmin(fmax(src[e->off[g] + i], 0), 1);
+            y[t] = e->r->y[fs->folds[g].test[i]];
+        }
+    }
+    const json_t *cfg = e->in->cfg;
+    struct hml_calib_opts opt = {.n_bins = (size_t)hml_json_int(cfg, "spline_n_bins", 0),
+                                 .prob_max = hml_json_num(cfg, "spline_prob_max", 0)};
+    struct hml_calib *c = NULL;
+    struct hml_error err;
+    size_t lo = e->off[f], nt = fs->folds[f].test_n;
+    if (p && y && hml_calib_fit(kind, &opt, p, y, NULL, n, &c, &err) == HML_OK) {
+        for (size_t i = 0; i < nt; i++) dst[lo + i] = hml_calib_value(c, fmin(fmax(dst[lo + i], 0), 1));
+        done = true;
+    }
+    hml_calib_free(c);
+    hml_free(p);
+    hml_free(y);
+    return done;
+}
+
+/* ensemble.pre_calibration {model: method}: each listed member is calibrated per fold
+ * on the other folds' out-of-fold predictions before it is combined. */
+static enum hml_status pre_calibrate(struct ens *e, double **copies, struct hml_error *err)
+{
+    const json_t *pre = json_object_get(e->in->cfg, "pre_calibration");
+    size_t total = e->off[e->nf - 1] + e->r->folds->folds[e->nf - 1].test_n * e->k;
+    for (size_t j = 0; j < e->m; j++) {
+        const char *method = hml_json_str(pre, e->in->member_names[j], NULL);
+        enum hml_calib_kind kind;
+        if (!method || !strcmp(method, "none")) continue;
+        enum hml_status rc = hml_calib_parse(method, &kind, err);
+        if (rc) return rc;
+        if (!(copies[j] = hml_malloc((total + 1) * sizeof **copies))) return hml_fail(err, HML_ENOMEM, "ensemble", "out of memory");
+        memcpy(copies[j], e->pred[j], total * sizeof **copies);
+        for (size_t f = 0; f < e->nf; f++) calibrate_fold(e, kind, f, e->pred[j], copies[j]);
+        e->pred[j] = copies[j];
+        e->pre_calibrated++;
+    }
+    return HML_OK;
+}
+
+/* ensemble.calibration after combining: for fold f the calibrator learns from the
+ * other folds' combined predictions, each made by a combiner that also never saw
+ * fold f (nested leave-one-fold-out), so f's labels reach nothing applied to f. */
+static enum hml_status post_calibrate(struct ens *e, const char *method, double *out, struct hml_error *err)
+{
+    const char *name = hml_json_str(e->in->cfg, "calibration", "none");
+    enum hml_calib_kind kind;
+    enum hml_status rc = hml_calib_parse(name, &kind, err);
+    if (rc || kind == HML_CALIB_NONE) return rc;
+    const struct hml_model_vt *vt = NULL;
+    json_t *params = NULL;
+    if (!strcmp(method, "stacked") && (rc = meta_model(e, &vt, &params, err))) return rc;
+    size_t total = e->off[e->nf - 1] + e->r->folds->folds[e->nf - 1].test_n * e->k;
+    double *inner = hml_malloc((total + 1) * sizeof *inner);
+    if (!inner) rc = hml_fail(err, HML_ENOMEM, "ensemble", "out of memory");
+    for (size_t f = 0; !rc && f < e->nf; f++) {
+        e->excl = f;
+        for (size_t g = 0; !rc && g < e->nf; g++)
+            if (may_train(e, f, g)) rc = combined_for_fold(e, g, method, vt, params, inner, err);
+        e->excl = SIZE_MAX;
+        if (!rc) e->calibrated_folds += calibrate_fold(e, kind, f, inner, out);
+    }
+    hml_free(inner);
     json_decref(params);
     return rc;
 }
@@ -292,6 +407,12 @@ static json_t *report(const struct ens *e, const char *method)
         for (size_t m = 0; m < e->m && folds; m++) json_object_set_new(w, e->in->member_names[m], json_real(e->weight_sum[m] / (double)folds));
         json_object_set_new(j, "weights", w);
     }
+    const char *cal = hml_json_str(e->in->cfg, "calibration", "none");
+    if (strcmp(cal, "none")) {
+        json_object_set_new(j, "calibration", json_string(cal));
+        json_object_set_new(j, "folds_calibrated", json_integer((json_int_t)e->calibrated_folds));
+    }
+    if (e->pre_calibrated) json_object_set_new(j, "members_pre_calibrated", json_integer((json_int_t)e->pre_calibrated));
     if (e->fallback_folds && strcmp(method, "average")) {
         char note[200];
         snprintf(note, sizeof note, "%zu of %zu folds used the plain average (no earlier folds, overlapping "
@@ -305,7 +426,9 @@ enum hml_status hml_ensemble_combine(const struct hml_ensemble_input *in, double
                                      struct hml_error *err)
 {
     const struct hml_run *r = in->run;
-    struct ens e = {.in = in, .r = r, .k = r->k, .nf = r->folds->n, .m = in->nmembers};
+    struct ens e = {.in = in, .r = r, .k = r->k, .nf = r->folds->n, .m = in->nmembers, .excl = SIZE_MAX};
+    const double *pred[64];
+    double *copies[64] = {0};
     if (e.m == 0 || e.m > 64) {
         hml_fail(err, HML_ELIMIT, "ensemble", "an ensemble needs 1 to 64 members, not %zu", e.m);
         return hml_hint(err, "exclude models with ensemble.exclude_models or include_in_ensemble=false");
@@ -337,13 +460,20 @@ enum hml_status hml_ensemble_combine(const struct hml_ensemble_input *in, double
         e.off[f] = total;
         total += r->folds->folds[f].test_n * e.k;
     }
+    for (size_t j = 0; j < e.m && j < 64; j++) pred[j] = in->member_pred[j];
+    e.pred = pred;
+    /* Calibration concerns probabilities of one class: binary tasks only. */
+    bool binary = r->task == HML_TASK_BINARY;
+    if (!rc && binary && e.nf >= 2) rc = pre_calibrate(&e, copies, err);
     if (!rc && !strcmp(method, "stacked")) rc = combine_stacked(&e, out, err);
     else if (!rc && !strcmp(method, "weighted")) combine_weighted(&e, out);
     else if (!rc) average_rows(&e, 0, total, out);
+    if (!rc && binary && e.nf >= 2) rc = post_calibrate(&e, method, out, err);
     if (!rc) {
         post_process(&e, out, total);
         *rep = report(&e, method);
     }
+    for (size_t j = 0; j < 64; j++) hml_free(copies[j]);
     hml_free(e.off);
     hml_free(e.coef_sum);
     hml_free(e.weight_sum);
