@@ -290,7 +290,7 @@ TEST(config_save_round_trip_is_byte_identical)
     }
     T_STREQ(text[1], "models: {}\n");
     T_CONTAINS(text[0], "  null_tokens:\n    - \"\"\n    - NA\n");
-    T_CONTAINS(text[2], "    C: 1.0\n");
+    T_CONTAINS(text[2], "    C: 10.0\n");
     struct hml_config *cfg = NULL;
     T_RC(hml_config_load(dir, &cfg, &err), &err);
     T_OK(json_equal(cfg->root, d));

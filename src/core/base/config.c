@@ -261,7 +261,7 @@ json_t *hml_config_default(const char *project_name, const char *task, const cha
         default_backtest(task),
         json_object(),
         json_pack("{s:s, s:{s:s, s:f}, s:s, s:f, s:f, s:[]}", "method", "stacked", "meta_learner",
-                  "type", "logistic", "C", 1.0, "calibration", "spline", "temperature", 1.0,
+                  "type", "logistic", "C", 10.0, "calibration", "none", "temperature", 1.0,
                   "clip_floor", 0.0, "exclude_models"),
         json_pack("{s:b, s:i, s:b}", "enforce_phases", 0, "min_model_types", 4,
                   "require_feature_discovery", 1),

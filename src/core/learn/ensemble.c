@@ -155,7 +155,9 @@ static enum hml_status meta_model(const struct ens *e, const struct hml_model_vt
 {
     const json_t *ml = json_object_get(e->in->cfg, "meta_learner");
     const char *type = hml_json_str(ml, "type", "logistic");
-    double C = hml_json_num(ml, "C", !strcmp(type, "ridge") ? 0.1 : 1.0);
+    /* A few strongly correlated logits need little shrinkage: C = 1 cost 0.004 of log
+     * loss on breast_cancer against C = 10, and nothing on Titanic either way. */
+    double C = hml_json_num(ml, "C", !strcmp(type, "ridge") ? 0.1 : 10.0);
     bool reg = e->r->task == HML_TASK_REGRESSION;
     if (!strcmp(type, "gbm")) {
         *vt = hml_model_find("xgboost");
