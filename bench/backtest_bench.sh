@@ -44,16 +44,17 @@ out = subprocess.run([h, "--project", p, "--format", "json", "pipeline", "run_ba
 t = time.perf_counter() - t0
 j = json.loads(out)
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(t, j["backend_seconds"], j["ensemble"]["metrics"]["accuracy"], rss, j["run_id"])
+print(t, j["backend_seconds"], j["ensemble"]["metrics"]["accuracy"], rss, j["run_id"], j["ensemble_seconds"], j["seconds"])
 PY
 }
 
 # 1. XGBoost on the big set.
 CSV=$(gen "$ROWS"); P=$(project "$CSV")
+$H --project "$P" configure ensemble --method average --calibration none >/dev/null
 $H --project "$P" models remove_batch --items '[{"name":"xgb","purge":true},{"name":"logreg","purge":true}]' >/dev/null 2>&1 || true
 $H --project "$P" models add --name xgb --model_type xgboost --params '{"n_estimators": 20, "max_depth": 6, "learning_rate": 0.3, "max_bin": 256}' >/dev/null
 $H --project "$P" pipeline clear_cache >/dev/null
-read -r t tb acc rss run < <(timed_backtest "$P" --nthread 1)
+read -r t tb acc rss run _ _ < <(timed_backtest "$P" --nthread 1)
 read -r pt pacc < <($PY bench/backtest_peer.py xgb "$CSV" "$P/outputs/$run/predictions.csv" | $PY -c "import json,sys; j=json.load(sys.stdin); print(j['seconds'], j['accuracy'])")
 mat=$($PY -c "print($ROWS*50*4/2**20)")
 $PY -c "
@@ -62,18 +63,21 @@ print(f'xgboost ${ROWS}x50 5-fold: harness {t:.1f}s (outside libxgboost {100*(t-
 
 # 2. Logistic regression on 100,000 rows, same folds as scikit-learn.
 CSV=$(gen 100000); P=$(project "$CSV")
+$H --project "$P" configure ensemble --method average --calibration none >/dev/null
 $H --project "$P" models remove_batch --items '[{"name":"logreg","purge":true},{"name":"m1","purge":true},{"name":"m2","purge":true},{"name":"m3","purge":true},{"name":"m4","purge":true},{"name":"m5","purge":true}]' >/dev/null 2>&1 || true
 $H --project "$P" models add --name logreg --model_type logistic_regression >/dev/null
 $H --project "$P" pipeline clear_cache >/dev/null
-read -r t tb acc rss run < <(timed_backtest "$P" --nthread 1)
+read -r t tb acc rss run _ _ < <(timed_backtest "$P" --nthread 1)
 read -r pt pacc < <($PY bench/backtest_peer.py logreg "$CSV" "$P/outputs/$run/predictions.csv" | $PY -c "import json,sys; j=json.load(sys.stdin); print(j['seconds'], j['accuracy'])")
 $PY -c "print(f'logistic regression 100000x50 5-fold fit+predict: harness {$tb:.2f}s (accuracy {$acc:.4f}) scikit-learn {$pt:.2f}s (accuracy {$pacc:.4f}) ratio {$pt/$tb:.1f}x')"
 
 # 3. Five models, then one changed: how much of the full run does the re-run cost?
 $H --project "$P" models remove --name logreg --purge true >/dev/null
 $H --project "$P" models add_batch --items '[{"name":"m1","model_type":"xgboost","params":{"n_estimators":50}},{"name":"m2","model_type":"lightgbm","params":{"n_estimators":50}},{"name":"m3","model_type":"random_forest","params":{"n_estimators":50}},{"name":"m4","model_type":"logistic_regression"},{"name":"m5","model_type":"xgboost","params":{"n_estimators":50,"max_depth":3}}]' >/dev/null
+$H --project "$P" configure ensemble --method stacked --calibration spline >/dev/null
 $H --project "$P" pipeline clear_cache >/dev/null
-read -r full _ _ _ _ < <(timed_backtest "$P")
+read -r full _ _ _ _ ens total < <(timed_backtest "$P")
+$PY -c "print(f'stacked ensemble + spline calibration on 100000x50, 5 models: {$ens:.3f}s of a {$total:.2f}s backtest = {100*$ens/$total:.1f}%')"
 $H --project "$P" models update --name m5 --params '{"max_depth": 4}' >/dev/null
-read -r again _ _ _ _ < <(timed_backtest "$P")
+read -r again _ _ _ _ _ _ < <(timed_backtest "$P")
 $PY -c "print(f'cached re-run after changing 1 of 5 models (100000x50): {$again:.2f}s of a {$full:.2f}s full run = {100*$again/$full:.0f}%')"

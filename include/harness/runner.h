@@ -65,6 +65,7 @@ struct hml_run {
     double seconds;
     char notes[1024];
     double backend_seconds;   /* wall time inside model backends' fit and predict     */
+    double ensemble_seconds;  /* combining, calibration and post-processing           */
     uint8_t *eval_mask;       /* backtest.eval_filter: 1 = row is scored; NULL = all  */
     size_t eval_rows;         /* rows the filter keeps                                */
 };

@@ -714,7 +714,9 @@ enum hml_status hml_backtest(const struct hml_run_opts *o, struct hml_run **out,
     struct hml_frame *ft = NULL;
     enum hml_status rc = setup_run(&c, &ft, err);
     if (!rc) rc = run_models(&c, err);
+    double te = now_s();
     if (!rc) rc = combine_members(&c, err);
+    r->ensemble_seconds = now_s() - te;
     if (rc) {
         hml__cache_drop(&c);
         hml_frame_free(ft);
@@ -937,6 +939,7 @@ json_t *hml_run_json(const struct hml_run *r)
         json_object_set_new(j, "classes", cl);
     }
     json_object_set_new(j, "backend_seconds", json_real(r->backend_seconds));
+    json_object_set_new(j, "ensemble_seconds", json_real(r->ensemble_seconds));
     if (r->eval_mask) json_object_set_new(j, "scored_rows", json_integer((json_int_t)r->eval_rows));
     if (r->notes[0]) json_object_set_new(j, "notes", json_string(r->notes));
     return j;
