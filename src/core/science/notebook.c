@@ -365,21 +365,187 @@ static enum hml_status add_strike(struct loader *ld, const json_t *o, size_t lin
     return HML_OK;
 }
 
+/* ---- telling damage from a lack of memory ----
+ * jansson 2.14 reports most allocation failures as syntax errors, and worse, its lexer
+ * drops a character when growing a token buffer fails (lex_save ignores the error), so
+ * a parse can "succeed" with a string one byte short. A loader that believed either
+ * would hand out a notebook with entries missing or altered (and a writer would then
+ * reuse an id). So each line is also scanned here, without allocating, against the JSON
+ * our writer produces (objects, arrays, strings, true/false/null, plain integers): a
+ * well-formed line jansson refuses, or whose parse holds other string bytes or numbers
+ * than the text, means memory ran out. */
+
+struct jsum {
+    uint64_t strings, bytes, ints; /* strings and keys; their decoded bytes; sum of integers */
+};
+
+struct jcur {
+    const char *p, *end;
+    struct jsum sum;
+};
+
+static void jws(struct jcur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n')) c->p++;
+}
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char h = p[i];
+        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static bool jstring(struct jcur *c)
+{
+    if (c->p >= c->end || *c->p++ != '"') return false;
+    c->sum.strings++;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') return c->p++, true;
+        if (ch < 0x20) return false;
+        if (ch != '\\') {
+            int extra = ch < 0x80 ? 0 : (ch & 0xE0) == 0xC0 && ch >= 0xC2 ? 1 : (ch & 0xF0) == 0xE0 ? 2 : (ch & 0xF8) == 0xF0 ? 3 : -1;
+            if (extra < 0 || c->end - c->p <= extra) return false;
+            for (int i = 1; i <= extra; i++)
+                if (((unsigned char)c->p[i] & 0xC0) != 0x80) return false;
+            c->p += 1 + extra;
+            c->sum.bytes += 1 + (unsigned)extra;
+            continue;
+        }
+        if (c->end - c->p < 2) return false;
+        char e = c->p[1];
+        if (e != 'u') {
+            if (!strchr("\"\\/bfnrt", e)) return false;
+            c->p += 2;
+            c->sum.bytes++;
+            continue;
+        }
+        int u = c->end - c->p >= 6 ? hex4(c->p + 2) : -1;
+        if (u <= 0 || (u >= 0xDC00 && u <= 0xDFFF)) return false; /* NUL, a lone low surrogate */
+        c->p += 6;
+        c->sum.bytes += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+        if (u >= 0xD800 && u <= 0xDBFF) { /* must pair with a low surrogate */
+            int lo = c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u' ? hex4(c->p + 2) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF) return false;
+            c->p += 6;
+            c->sum.bytes++; /* the pair is 4 bytes of UTF-8 */
+        }
+    }
+    return false;
+}
+
+static bool jvalue(struct jcur *c, int depth);
+
+static bool jlist(struct jcur *c, int depth, char close, bool object)
+{
+    c->p++;
+    jws(c);
+    if (c->p < c->end && *c->p == close) return c->p++, true;
+    for (;;) {
+        if (object) {
+            jws(c);
+            if (!jstring(c)) return false;
+            jws(c);
+            if (c->p >= c->end || *c->p++ != ':') return false;
+        }
+        if (!jvalue(c, depth + 1)) return false;
+        jws(c);
+        if (c->p >= c->end) return false;
+        char ch = *c->p++;
+        if (ch == close) return true;
+        if (ch != ',') return false;
+    }
+}
+
+static bool jvalue(struct jcur *c, int depth)
+{
+    if (depth > HML_JSON_DEPTH_MAX) return false;
+    jws(c);
+    if (c->p >= c->end) return false;
+    static const char *const words[] = {"true", "false", "null"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(c->end - c->p) >= n && !memcmp(c->p, words[i], n)) return c->p += n, true;
+    }
+    switch (*c->p) {
+    case '"': return jstring(c);
+    case '[': return jlist(c, depth, ']', false);
+    case '{': return jlist(c, depth, '}', true);
+    default: break;
+    }
+    const char *s = c->p + (*c->p == '-');
+    size_t nd = 0;
+    while (s + nd < c->end && s[nd] >= '0' && s[nd] <= '9') nd++;
+    if (!nd || nd > 15 || (nd > 1 && s[0] == '0')) return false; /* no fractions or exponents: ours has none */
+    int64_t v = 0;
+    for (size_t i = 0; i < nd; i++) v = v * 10 + (s[i] - '0');
+    c->sum.ints += (uint64_t)(*c->p == '-' ? -v : v);
+    c->p = s + nd;
+    return true;
+}
+
+static bool json_well_formed(const char *s, size_t n, struct jsum *sum)
+{
+    struct jcur c = {s, s + n, {0, 0, 0}};
+    if (!jvalue(&c, 0)) return false;
+    jws(&c);
+    *sum = c.sum;
+    return c.p == c.end;
+}
+
+/* The same sums over a parsed value (depth is bounded by json_well_formed). */
+static void json_sum(const json_t *v, struct jsum *sum)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, k, x) {
+            sum->strings++;
+            sum->bytes += strlen(k);
+            json_sum(x, sum);
+        }
+        break;
+    case JSON_ARRAY: json_array_foreach(v, i, x) json_sum(x, sum); break;
+    case JSON_STRING:
+        sum->strings++;
+        sum->bytes += json_string_length(v);
+        break;
+    case JSON_INTEGER: sum->ints += (uint64_t)json_integer_value(v); break;
+    default: break;
+    }
+}
+
 static enum hml_status parse_line(struct loader *ld, const char *line, size_t n, size_t lineno)
 {
     size_t k = 0;
     while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
     if (k == n) return HML_OK;
-    json_t *o;
-    struct hml_error perr;
-    enum hml_status rc = hml_json_parse(line, n, &o, &perr);
-    if (rc == HML_ENOMEM) return rc;
-    if (rc || !json_is_object(o)) {
-        if (!rc) json_decref(o);
-        hml_log_warn("%s:%zu: unreadable line (%s); skipped", ld->path, lineno, rc ? perr.message : "not an object");
+    json_error_t je;
+    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
+    struct jsum want, got = {0, 0, 0};
+    bool formed = json_well_formed(line, n, &want);
+    if (o && formed) json_sum(o, &got);
+    if ((!o && (json_error_code(&je) == json_error_out_of_memory ||
+                (json_error_code(&je) != json_error_duplicate_key && formed))) ||
+        (o && formed && memcmp(&want, &got, sizeof want))) {
+        json_decref(o);
+        return HML_ENOMEM;
+    }
+    if (!json_is_object(o)) {
+        hml_log_warn("%s:%zu: unreadable line (%s); skipped", ld->path, lineno, o ? "not an object" : je.text);
+        json_decref(o);
         ld->nb->skipped++;
         return HML_OK;
     }
+    enum hml_status rc;
     rc = json_object_get(o, "strike") ? add_strike(ld, o, lineno) : add_entry(ld, o, lineno);
     json_decref(o);
     return rc;
@@ -946,7 +1112,8 @@ static int entity_cmp(const void *a, const void *b)
 {
     const struct entity *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    return x->last_seq > y->last_seq ? -1 : x->last_seq < y->last_seq;
+    if (x->last_seq != y->last_seq) return x->last_seq > y->last_seq ? -1 : 1;
+    return strcasecmp(x->name, y->name);
 }
 
 /* Entities (tags and auto tags of live entries, merged ignoring case), most used first. */
@@ -1141,7 +1308,12 @@ static enum hml_status summary_md(const struct hml_notebook *nb, bool full, stru
     struct tagref *refs;
     struct entity *ents;
     size_t m;
-    if (entity_index(nb, &refs, &ents, &m)) return HML_ENOMEM;
+    if (entity_index(nb, &refs, &ents, &m)) {
+        json_decref(counts);
+        json_decref(finds);
+        json_decref(ents_j);
+        return HML_ENOMEM;
+    }
     const struct hml_nb_entry *th = hml_notebook_newest(nb, HML_NB_THEORY, false);
     const struct hml_nb_entry *pl = hml_notebook_newest(nb, HML_NB_PLAN, false);
     struct hml_buf head = HML_BUF_INIT, tail = HML_BUF_INIT, tp = HML_BUF_INIT;
