@@ -529,6 +529,7 @@ static enum hml_status parse_line(struct loader *ld, const char *line, size_t n,
     while (k < n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
     if (k == n) return HML_OK;
     json_error_t je;
+    memset(&je, 0, sizeof je); /* jansson leaves the code byte alone when it fails early */
     json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
     struct jsum want, got = {0, 0, 0};
     bool formed = json_well_formed(line, n, &want);
