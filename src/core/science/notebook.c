@@ -1326,9 +1326,9 @@ static enum hml_status summary_md(const struct hml_notebook *nb, bool full, stru
     if (!full) split_budget(fixed < HML_NB_SUMMARY_MAX ? HML_NB_SUMMARY_MAX - fixed : 0, lt, lp, &bt, &bp);
     put_latest(&tp, "Theory", th, bt, NO_THEORY);
     put_latest(&tp, "Plan", pl, bp, NO_PLAN);
-    hml_buf_append(md, head.p, head.len);
-    hml_buf_append(md, tp.p, tp.len);
-    hml_buf_append(md, tail.p, tail.len);
+    hml_buf_puts(md, hml_buf_str(&head));
+    hml_buf_puts(md, hml_buf_str(&tp));
+    hml_buf_puts(md, hml_buf_str(&tail));
     bool ok = hml_buf_ok(&head) && hml_buf_ok(&tail) && hml_buf_ok(&tp) && (jok || !d);
     if (d) { /* each set consumes its value, so every one runs (no short circuit) */
         ok = hml_json_set(d, "entries", json_integer((json_int_t)(nb->n - nb->struck_n))) && ok;
