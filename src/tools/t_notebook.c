@@ -17,7 +17,7 @@
 #define PER_PAGE_DEFAULT 10
 #define PER_PAGE_MAX     50
 #define PAGE_MAX         100000
-#define PREVIEW_CHARS    400 /* of each entry's content in read and search, unless detail=full */
+#define PREVIEW_CHARS    240 /* of each entry's content in read and search, unless detail=full */
 #define NAMES_MAX        512 /* project names scanned for auto tags                              */
 #define TABLE_NAMES_MAX  ((off_t)16 << 20) /* bytes of a table file read just for its column names */
 
@@ -67,7 +67,8 @@ static void put_tags(struct hml_buf *b, char *const *tags, size_t n, const char 
 /* "### nb-007 · plan · 2026-03-09 12:34 · exp-003 · tags: a, b" and the content. */
 static void put_entry(struct hml_buf *b, const struct hml_nb_entry *e, size_t preview)
 {
-    hml_buf_printf(b, "### %s · %s · %.10s %.5s", e->id, hml_nb_type_names[e->type], e->created_at, e->created_at + 11);
+    hml_buf_printf(b, "### %s · %s · %.10s %.5s", e->id, hml_nb_type_names[e->type], e->created_at,
+                   e->created_at + 11);
     if (e->experiment_id) hml_buf_printf(b, " · %s", e->experiment_id);
     put_tags(b, e->tags, e->tags_n, " · tags: ");
     put_tags(b, e->auto_tags, e->auto_tags_n, e->tags_n ? " · auto: " : " · auto tags: ");
@@ -310,9 +311,10 @@ static enum hml_status a_read(struct hml_call *call, struct hml_result *res, str
         hidden += nb->entries[i].struck && hml_nb_filter_match(&g, &nb->entries[i]);
     }
     bool full = !strcmp(hml_param_str(call, "detail", "summary"), "full");
-    if (!total) hml_buf_puts(&res->text, nb->n ? "No entries match." : "The notebook is empty: notebook write --type plan …");
-    else if (!k) hml_buf_printf(&res->text, "Page %zu is past the last page (%zu).", page, pages);
-    else hml_buf_printf(&res->text, "Page %zu of %zu · %zu entr%s, newest first", page, pages, total, total == 1 ? "y" : "ies");
+    struct hml_buf *t = &res->text;
+    if (!total) hml_buf_puts(t, nb->n ? "No entries match." : "The notebook is empty: notebook write --type plan …");
+    else if (!k) hml_buf_printf(t, "Page %zu is past the last page (%zu).", page, pages);
+    else hml_buf_printf(t, "Page %zu of %zu · %zu entr%s, newest first", page, pages, total, total == 1 ? "y" : "ies");
     if (hidden) hml_buf_printf(&res->text, " · %zu struck hidden (include_struck=true shows them)", hidden);
     hml_buf_puts(&res->text, "\n\n");
     json_t *list = json_array();
@@ -363,8 +365,8 @@ static enum hml_status a_search(struct hml_call *call, struct hml_result *res, s
         json_t *list = json_array();
         for (size_t i = (page - 1) * per; i < n && i < page * per; i++) {
             const struct hml_nb_entry *e = hits[i].entry;
-            hml_buf_printf(&res->text, "- %s · %s · %zu match%s: ", e->id, hml_nb_type_names[e->type], hits[i].matches,
-                           hits[i].matches == 1 ? "" : "es");
+            hml_buf_printf(&res->text, "- %s · %s · %zu match%s: ", e->id, hml_nb_type_names[e->type],
+                           hits[i].matches, hits[i].matches == 1 ? "" : "es");
             snippet(&res->text, e->content, q);
             hml_buf_putc(&res->text, '\n');
             json_t *j = hml_nb_entry_json(e);

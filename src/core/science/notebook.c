@@ -112,12 +112,22 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
+/* Continuation bytes after lead byte c, or -1 when c cannot start a character. */
+static int utf8_extra(unsigned char c)
+{
+    if (c < 0x80) return 0;
+    if ((c & 0xE0) == 0xC0) return c >= 0xC2 ? 1 : -1; /* C0, C1: overlong */
+    if ((c & 0xF0) == 0xE0) return 2;
+    if ((c & 0xF8) == 0xF0) return 3;
+    return -1;
+}
+
 static bool utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int extra = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
-        if (extra < 0 || (extra == 1 && *p < 0xC2)) return false;
+        int extra = utf8_extra(*p);
+        if (extra < 0) return false;
         p++;
         for (int i = 0; i < extra; i++, p++)
             if ((*p & 0xC0) != 0x80) return false;
@@ -219,7 +229,8 @@ json_t *hml_nb_entry_json(const struct hml_nb_entry *e)
     if (ok && e->experiment_id) ok = hml_json_set(o, "experiment_id", json_string(e->experiment_id));
     ok = ok && hml_json_set(o, "created_at", json_string(e->created_at));
     if (ok && e->struck) {
-        ok = hml_json_set(o, "struck", json_true()) && hml_json_set(o, "strike_reason", json_string(e->strike_reason)) &&
+        ok = hml_json_set(o, "struck", json_true()) &&
+             hml_json_set(o, "strike_reason", json_string(e->strike_reason)) &&
              hml_json_set(o, "struck_at", json_string(e->struck_at));
     }
     json_decref(tags);
@@ -394,7 +405,10 @@ static int hex4(const char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char h = p[i];
-        int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+        int d = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                       : -1;
         if (d < 0) return -1;
         v = v * 16 + d;
     }
@@ -410,7 +424,7 @@ static bool jstring(struct jcur *c)
         if (ch == '"') return c->p++, true;
         if (ch < 0x20) return false;
         if (ch != '\\') {
-            int extra = ch < 0x80 ? 0 : (ch & 0xE0) == 0xC0 && ch >= 0xC2 ? 1 : (ch & 0xF0) == 0xE0 ? 2 : (ch & 0xF8) == 0xF0 ? 3 : -1;
+            int extra = utf8_extra(ch);
             if (extra < 0 || c->end - c->p <= extra) return false;
             for (int i = 1; i <= extra; i++)
                 if (((unsigned char)c->p[i] & 0xC0) != 0x80) return false;
@@ -658,7 +672,8 @@ enum hml_status hml_notebook_lookup(const struct hml_notebook *nb, const char *i
     for (size_t i = nb->n; i-- > 0 && k < 32;) names[k++] = nb->entries[i].id;
     hml_error_choices(err, id, names, k);
     if (!err->did_you_mean[0])
-        return hml_hint(err, "ids look like nb-%03u (the newest); notebook read lists them", nb->entries[nb->n - 1].seq);
+        return hml_hint(err, "ids look like nb-%03u (the newest); notebook read lists them",
+                        nb->entries[nb->n - 1].seq);
     return err->code;
 }
 
@@ -871,7 +886,7 @@ static enum hml_status take_tags(const char *const *in, size_t n, bool strict, s
 static enum hml_status check_experiment_id(const char *x, struct hml_error *err)
 {
     size_t n = strlen(x);
-    bool okc = n > 0 && n <= HML_NB_EXPERIMENT_ID_MAX;
+    bool okc = n > 0 && n <= HML_NB_EXPERIMENT_ID_MAX && x[0] != '.'; /* never "..": ids name directories */
     for (const char *p = x; okc && *p; p++)
         okc = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("_-.", *p);
     if (okc) return HML_OK;
@@ -1209,6 +1224,7 @@ static void put_latest(struct hml_buf *b, const char *title, const struct hml_nb
 #define FINDING_WIDTH  80
 #define ENTITY_CHARS   160 /* of the default index line */
 #define CUT_NOTE       48  /* "… (+12345 chars: read --entry_id nb-0123)\n"     */
+#define HEADING_CHARS  40  /* "\n## Theory · nb-0123 · 2026-03-09\n" and the newline after the text */
 
 /* Returns false when the JSON list could not be filled (OOM). */
 static bool put_findings(struct hml_buf *b, const struct hml_notebook *nb, bool full, json_t *list)
@@ -1321,7 +1337,8 @@ static enum hml_status summary_md(const struct hml_notebook *nb, bool full, stru
     put_head(&head, nb, counts);
     bool jok = put_findings(&tail, nb, full, finds);
     jok = put_entities(&tail, refs, ents, m, full, ENTITY_CHARS, ents_j) && jok;
-    size_t fixed = buf_chars(&head) + buf_chars(&tail) + 2 * 32 + (th ? 0 : sizeof NO_THEORY) + (pl ? 0 : sizeof NO_PLAN);
+    size_t fixed = buf_chars(&head) + buf_chars(&tail) + 2 * HEADING_CHARS;
+    fixed += (th ? 0 : sizeof NO_THEORY) + (pl ? 0 : sizeof NO_PLAN);
     size_t lt = th ? utf8_chars(th->content) : 0, lp = pl ? utf8_chars(pl->content) : 0, bt = lt, bp = lp;
     if (!full) split_budget(fixed < HML_NB_SUMMARY_MAX ? HML_NB_SUMMARY_MAX - fixed : 0, lt, lp, &bt, &bp);
     put_latest(&tp, "Theory", th, bt, NO_THEORY);
@@ -1361,7 +1378,8 @@ enum hml_status hml_notebook_summary(const struct hml_notebook *nb, bool full, s
         hml_buf_puts(md, nb->n ? "No notebook entries left (every one is struck). " : "No notebook entries yet. ");
         hml_buf_puts(md, "Start with a plan: notebook write --type plan --content \"what you believe drives the "
                          "target and what you will try first\". Experiments need one.\n");
-        if (d && !(hml_json_set(d, "entries", json_integer(0)) && hml_json_set(d, "struck", json_integer((json_int_t)nb->struck_n))))
+        if (d && !(hml_json_set(d, "entries", json_integer(0)) &&
+                   hml_json_set(d, "struck", json_integer((json_int_t)nb->struck_n))))
             rc = HML_ENOMEM;
     } else {
         rc = summary_md(nb, full, md, d);
