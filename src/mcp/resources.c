@@ -11,10 +11,10 @@
 
 #include "harness/alloc.h"
 #include "harness/fsx.h"
+#include "harness/notebook.h"
 
 #define READ_MAX     ((size_t)1 << 20) /* bytes of one resource             */
 #define RUNS_LISTED  20                /* newest run reports in the list      */
-#define NOTEBOOK_MAX ((size_t)8 << 20)
 
 #define URI_CONFIG   "harness://project/config"
 #define URI_LOG      "harness://project/experiment-log"
@@ -176,48 +176,7 @@ static void read_log(const char *project, struct hml_buf *t)
     hml_free(path);
 }
 
-/* A summary from notebook/entries.jsonl: counts by type and the latest entries. Used until
- * a `notebook` tool is registered, whose own summary then takes over. */
-static bool summarise_entries(const char *path, struct hml_buf *t)
-{
-    char *text = NULL;
-    size_t n = 0;
-    struct hml_error err;
-    if (hml_read_file(path, NOTEBOOK_MAX, &text, &n, &err)) return false;
-    json_t *counts = json_object(), *latest = json_array();
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        json_t *e = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, NULL);
-        if (!json_is_object(e)) {
-            json_decref(e);
-            continue;
-        }
-        const char *type = hml_json_str(e, "type", "note");
-        json_object_set_new(counts, type, json_integer(hml_json_int(counts, type, 0) + 1));
-        json_array_append_new(latest, e);
-        if (json_array_size(latest) > 5) json_array_remove(latest, 0);
-    }
-    hml_free(text);
-    hml_buf_puts(t, "# Notebook\n\nEntries by type: ");
-    const char *k;
-    json_t *v;
-    bool first = true;
-    json_object_foreach(counts, k, v) {
-        hml_buf_printf(t, "%s%s %lld", first ? "" : ", ", k, (long long)json_integer_value(v));
-        first = false;
-    }
-    hml_buf_puts(t, "\n\nLatest:\n");
-    size_t i;
-    json_array_foreach(latest, i, v) {
-        const char *content = hml_json_str(v, "content", "");
-        hml_buf_printf(t, "- [%s] %.160s%s\n", hml_json_str(v, "type", "note"), content,
-                       strlen(content) > 160 ? "…" : "");
-    }
-    json_decref(counts);
-    json_decref(latest);
-    return true;
-}
-
+/* The notebook tool's summary, so the resource and the tool say the same thing. */
 static void read_notebook(const char *project, struct hml_buf *t)
 {
     if (hml_tool_find("notebook")) {
@@ -234,12 +193,14 @@ static void read_notebook(const char *project, struct hml_buf *t)
         hml_reply_fini(&r);
         json_decref(args);
     }
-    char *path = hml_path_join(project, "notebook/entries.jsonl");
-    if (!path || !summarise_entries(path, t))
-        hml_buf_printf(t, "No notebook entries yet in '%s'. Write the first with the `notebook` tool "
-                          "(action=write, type=plan): what you believe drives the target and what you "
-                          "will try.\n", project);
-    hml_free(path);
+    /* No tool (a hot reload may have removed it) or no project yet: the engine gives the
+     * same summary straight from notebook/entries.jsonl. */
+    struct hml_notebook *nb = NULL;
+    struct hml_error err;
+    enum hml_status rc = hml_notebook_load(project, &nb, &err);
+    if (!rc) rc = hml_notebook_summary(nb, false, t, NULL, &err);
+    if (rc) hml_buf_printf(t, "The notebook in '%s' cannot be read: %s. %s\n", project, err.message, err.hint);
+    hml_notebook_free(nb);
 }
 
 /* "harness://runs/<id>/report" → the run id, or NULL. */

@@ -13,6 +13,7 @@ extern const struct hml_tool hml_tool_data;
 extern const struct hml_tool hml_tool_models;
 extern const struct hml_tool hml_tool_pipeline;
 extern const struct hml_tool hml_tool_features;
+extern const struct hml_tool hml_tool_notebook;
 
 /* Validates and coerces args in place for the action; fills err (with
  * valid_values / did_you_mean) on the first problem. */
