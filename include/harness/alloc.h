@@ -22,6 +22,11 @@ size_t hml_alloc_peak_bytes(void);
 /* Number of allocations made so far (malloc/calloc/realloc calls). */
 uint64_t hml_alloc_count(void);
 
+/* Allocations that returned NULL so far (injected or real). A library that cannot
+ * report out-of-memory itself (jansson's parser reports it as a syntax error) is
+ * checked by comparing this before and after the call. */
+uint64_t hml_alloc_failures(void);
+
 /* Tests: make the nth allocation from now fail (1 = the next one); 0 disables.
  * Once the failure has fired, allocation works again. */
 void hml_alloc_fail_at(uint64_t n);

@@ -13,6 +13,7 @@ static _Atomic size_t peak_bytes;
 static _Atomic uint64_t alloc_calls;
 static _Atomic uint64_t fail_at; /* absolute call number to fail, 0 = off */
 static _Atomic int fail_fired;
+static _Atomic uint64_t failures;
 
 static int should_fail(void)
 {
@@ -21,6 +22,7 @@ static int should_fail(void)
     if (target && k == target) {
         atomic_store(&fail_at, 0);
         atomic_store(&fail_fired, 1);
+        atomic_fetch_add(&failures, 1);
         return 1;
     }
     return 0;
@@ -39,7 +41,7 @@ void *hml_malloc(size_t n)
 {
     if (should_fail() || n > SIZE_MAX - HDR) return NULL;
     unsigned char *p = malloc(n + HDR);
-    if (!p) return NULL;
+    if (!p) return atomic_fetch_add(&failures, 1), NULL;
     memcpy(p, &n, sizeof n);
     account(n, 0);
     return p + HDR;
@@ -51,7 +53,7 @@ void *hml_calloc(size_t count, size_t size)
     size_t n = count * size;
     if (should_fail()) return NULL;
     unsigned char *p = calloc(1, n + HDR);
-    if (!p) return NULL;
+    if (!p) return atomic_fetch_add(&failures, 1), NULL;
     memcpy(p, &n, sizeof n);
     account(n, 0);
     return p + HDR;
@@ -65,7 +67,7 @@ void *hml_realloc(void *ptr, size_t n)
     size_t old;
     memcpy(&old, base, sizeof old);
     unsigned char *p = realloc(base, n + HDR);
-    if (!p) return NULL;
+    if (!p) return atomic_fetch_add(&failures, 1), NULL;
     memcpy(p, &n, sizeof n);
     account(n, old);
     return p + HDR;
@@ -106,3 +108,4 @@ void hml_alloc_fail_at(uint64_t n)
 }
 
 int hml_alloc_failed(void) { return atomic_load(&fail_fired); }
+uint64_t hml_alloc_failures(void) { return atomic_load(&failures); }

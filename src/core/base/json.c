@@ -58,10 +58,18 @@ enum hml_status hml_json_parse(const char *text, size_t len, json_t **out, struc
     }
     enum hml_status rc = check_depth(text ? text : "", len, err);
     if (rc) return rc;
+    /* jansson 2.14 may leave the error unset when it fails early, and reports most
+     * allocation failures as syntax errors: zero it, and ask the shim instead. */
     json_error_t je;
+    memset(&je, 0, sizeof je);
+    uint64_t failures = hml_alloc_failures();
     json_t *v = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (v && hml_alloc_failures() != failures) { /* a token may have been cut short */
+        json_decref(v);
+        v = NULL;
+    }
     if (!v) {
-        if (json_error_code(&je) == json_error_out_of_memory)
+        if (json_error_code(&je) == json_error_out_of_memory || hml_alloc_failures() != failures)
             return hml_fail(err, HML_ENOMEM, "json", "out of memory parsing JSON");
         hml_fail(err, HML_EINVAL, "json", "invalid JSON at line %d, column %d: %s", je.line,
                  je.column, je.text);
