@@ -340,7 +340,7 @@ enum hml_status hml__vr_fail(struct vrun *r, struct hml_error *err, enum hml_sta
 
 void hml__vr_warn(struct vrun *r, const char *fmt, ...)
 {
-    if (!r->ctx->warnings || r->dry) return;
+    if (!r->ctx->warnings) return;
     char msg[512];
     int n = snprintf(msg, sizeof msg, "step %zu (%s): ", r->step_i, r->op ? r->op : "?");
     va_list ap;
