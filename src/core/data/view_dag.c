@@ -99,12 +99,14 @@ static enum hml_status unknown_ref(const json_t *root, const char *view, const c
 
 struct walk {
     const json_t *root, *views;
-    const char *path[HML_VIEW_DEPTH_MAX + 1];
+    const char *path[HML_VIEW_DEPTH_MAX + 2];
     size_t depth;
     json_t *done; /* names fully checked */
 };
 
-static enum hml_status walk(struct walk *w, const char *name, struct hml_error *err)
+/* Depth-first over the views `name` reads; *height = the longest chain of views ending at
+ * it (1 for a view over sources only). */
+static enum hml_status walk(struct walk *w, const char *name, size_t *height, struct hml_error *err)
 {
     for (size_t i = 0; i < w->depth; i++) {
         if (strcmp(w->path[i], name)) continue;
@@ -116,23 +118,33 @@ static enum hml_status walk(struct walk *w, const char *name, struct hml_error *
         return hml_hint(err, "a view cannot read itself, directly or through others; point one of them at a "
                              "source or another view");
     }
-    if (json_object_get(w->done, name)) return HML_OK;
-    if (w->depth >= HML_VIEW_DEPTH_MAX) {
-        hml_fail(err, HML_ELIMIT, "view", "view '%s' sits %u views deep; the limit is %u", name, HML_VIEW_DEPTH_MAX,
+    const json_t *known = json_object_get(w->done, name);
+    if (known) return *height = (size_t)json_integer_value(known), HML_OK;
+    if (w->depth > HML_VIEW_DEPTH_MAX) {
+        /* The recursion itself stays bounded: the chain is too long whatever comes next. */
+        hml_fail(err, HML_ELIMIT, "view", "view '%s' sits in a chain of more than %u views", w->path[0],
                  HML_VIEW_DEPTH_MAX);
         return hml_hint(err, "merge some of the views in the chain (HML_VIEW_DEPTH_MAX)");
     }
     const json_t *def = json_object_get(w->views, name);
     const char *refs[HML_VIEW_STEPS_MAX + 1];
-    size_t n = view_refs(def, refs, HML_VIEW_STEPS_MAX + 1);
+    size_t n = view_refs(def, refs, HML_VIEW_STEPS_MAX + 1), h = 1;
     w->path[w->depth++] = name;
     enum hml_status rc = HML_OK;
     for (size_t i = 0; !rc && i < n; i++) {
-        if (json_object_get(w->views, refs[i])) rc = walk(w, refs[i], err);
+        size_t sub = 0;
+        if (json_object_get(w->views, refs[i])) rc = walk(w, refs[i], &sub, err);
         else if (!json_object_get(json_object_get(w->root, "sources"), refs[i])) rc = unknown_ref(w->root, name, refs[i], err);
+        if (sub + 1 > h) h = sub + 1;
     }
     w->depth--;
-    if (!rc) json_object_set_new(w->done, name, json_true());
+    if (!rc && h > HML_VIEW_DEPTH_MAX) {
+        hml_fail(err, HML_ELIMIT, "view", "view '%s' ends a chain of %zu views; the limit is %u", name, h,
+                 HML_VIEW_DEPTH_MAX);
+        rc = hml_hint(err, "merge some of the views in the chain (HML_VIEW_DEPTH_MAX)");
+    }
+    if (!rc) json_object_set_new(w->done, name, json_integer((json_int_t)h));
+    *height = h;
     return rc;
 }
 
@@ -169,8 +181,9 @@ enum hml_status hml_views_check_graph(const json_t *root, struct hml_error *err)
     json_t *def;
     enum hml_status rc = HML_OK;
     json_object_foreach((json_t *)views, name, def) {
+        size_t h;
         rc = check_def(name, def, err);
-        if (!rc) rc = walk(&w, name, err);
+        if (!rc) rc = walk(&w, name, &h, err);
         if (rc) break;
     }
     json_decref(w.done);
