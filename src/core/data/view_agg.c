@@ -281,6 +281,7 @@ static double seg_nunique(const struct agg *a, const double *x, const uint32_t *
 /* Inputs of one aggregate: values as doubles (NaN = null; strings: 0 where present). */
 struct ainput {
     double *x;
+    bool borrowed; /* x is the column's own data (a float column without nulls) */
     uint64_t *keys;
     uint8_t *nullk;
     uint32_t *ids, *stamp;
@@ -289,7 +290,7 @@ struct ainput {
 
 static void ainput_free(struct ainput *in)
 {
-    hml_free(in->x);
+    if (!in->borrowed) hml_free(in->x);
     hml_free(in->keys);
     hml_free(in->nullk);
     hml_free(in->ids);
@@ -308,12 +309,14 @@ static enum hml_status ainput_make(const struct hml_frame *f, const struct agg *
         in->x = hml_calloc(n + 1, sizeof *in->x);
         return in->x ? HML_OK : hml_fail(err, HML_ENOMEM, "view", "out of memory");
     }
-    in->x = hml__vcol_doubles(c);
+    in->borrowed = c->type == HML_TYPE_F64 && !c->valid && a->fn != A_MEDIAN;
+    in->x = in->borrowed ? hml_f64(c) : hml__vcol_doubles(c);
     if (in->x && c->type == HML_TYPE_STR)
         for (size_t i = 0; i < n; i++) in->x[i] = hml_column_is_null(c, i) ? NAN : 0;
     if (!in->x) return hml_fail(err, HML_ENOMEM, "view", "out of memory");
     enum hml_status rc = HML_OK;
-    if (a->fn == A_MIN || a->fn == A_MAX) rc = hml__vg_keys(c, &in->keys, &in->nullk, err);
+    bool by_value = c->type == HML_TYPE_F64 || c->type == HML_TYPE_BOOL;
+    if ((a->fn == A_MIN || a->fn == A_MAX) && !by_value) rc = hml__vg_keys(c, &in->keys, &in->nullk, err);
     if (!rc && a->fn == A_MEDIAN && !(in->buf = hml_malloc((n + 1) * sizeof *in->buf)))
         rc = hml_fail(err, HML_ENOMEM, "view", "out of memory");
     if (!rc && a->fn == A_NUNIQUE) {
@@ -324,6 +327,108 @@ static enum hml_status ainput_make(const struct hml_frame *f, const struct agg *
     }
     if (rc) ainput_free(in);
     return rc;
+}
+
+/* Aggregates that do not depend on the order inside a group, in one pass over the rows
+ * in row order: the per-group accumulators stay in cache, the rows are read sequentially. */
+static bool order_free(const struct agg *a, bool ordered)
+{
+    switch (a->fn) {
+    case A_SUM: case A_MEAN: case A_COUNT: case A_STD: case A_VAR: case A_MIN: case A_MAX: return true;
+    case A_FIRST: case A_LAST: return !ordered;
+    default: return false;
+    }
+}
+
+struct accs {
+    double *sum, *comp, *m2;
+    size_t *cnt;
+    int64_t *isum;
+    uint8_t *ovf;
+};
+
+static void accs_free(struct accs *s)
+{
+    hml_free(s->sum);
+    hml_free(s->comp);
+    hml_free(s->m2);
+    hml_free(s->cnt);
+    hml_free(s->isum);
+    hml_free(s->ovf);
+}
+
+static void rows_pick(const struct agg *a, const struct ainput *in, const uint32_t *gid, size_t n, size_t *best)
+{
+    const double *x = in->x;
+    for (size_t i = 0; i < n; i++) {
+        if (!present(a, x, i)) continue;
+        size_t *b = &best[gid[i]];
+        if (a->fn == A_FIRST) {
+            if (*b == SIZE_MAX) *b = i;
+        } else if (a->fn == A_LAST || *b == SIZE_MAX) {
+            *b = i;
+        } else if (in->keys ? (a->fn == A_MIN ? in->keys[i] < in->keys[*b] : in->keys[i] > in->keys[*b])
+                            : (a->fn == A_MIN ? x[i] < x[*b] : x[i] > x[*b])) {
+            *b = i;
+        }
+    }
+}
+
+static enum hml_status rows_numbers(const struct hml_column *c, const struct agg *a, const struct ainput *in,
+                                    const struct hml__wplan *p, size_t n, struct result *res, struct hml_error *err)
+{
+    size_t ng = p->ng;
+    bool ints = a->fn == A_SUM && c && c->type != HML_TYPE_F64;
+    struct accs s = {0};
+    s.cnt = hml_calloc(ng + 1, sizeof *s.cnt);
+    if (ints) s.isum = hml_calloc(ng + 1, sizeof *s.isum), s.ovf = hml_calloc(ng + 1, 1);
+    else s.sum = hml_calloc(ng + 1, sizeof *s.sum), s.comp = hml_calloc(ng + 1, sizeof *s.comp);
+    if (a->fn == A_STD || a->fn == A_VAR) s.m2 = hml_calloc(ng + 1, sizeof *s.m2);
+    if (!s.cnt || (ints && (!s.isum || !s.ovf)) || (!ints && (!s.sum || !s.comp)) ||
+        ((a->fn == A_STD || a->fn == A_VAR) && !s.m2)) {
+        accs_free(&s);
+        return hml_fail(err, HML_ENOMEM, "view", "out of memory");
+    }
+    const double *x = in->x;
+    const uint32_t *gid = p->gid;
+    for (size_t i = 0; i < n; i++) {
+        if (!present(a, x, i)) continue;
+        uint32_t g = gid[i];
+        s.cnt[g]++;
+        if (a->src == SIZE_MAX || a->fn == A_COUNT) continue;
+        if (ints) {
+            int64_t v = c->type == HML_TYPE_I64 ? hml_i64(c)[i] : hml_bool(c)[i];
+            s.ovf[g] |= __builtin_add_overflow(s.isum[g], v, &s.isum[g]);
+            continue;
+        }
+        double v = x[i], t = s.sum[g] + v;
+        s.comp[g] += fabs(s.sum[g]) >= fabs(v) ? (s.sum[g] - t) + v : (v - t) + s.sum[g];
+        s.sum[g] = t;
+    }
+    if (s.m2)
+        for (size_t i = 0; i < n; i++) {
+            if (!present(a, x, i)) continue;
+            uint32_t g = gid[i];
+            double d = x[i] - (s.sum[g] + s.comp[g]) / (double)s.cnt[g];
+            s.m2[g] += d * d;
+        }
+    for (size_t g = 0; g < ng; g++) {
+        double cnt = (double)s.cnt[g], sum = ints ? (double)s.isum[g] : s.sum[g] + s.comp[g];
+        switch (a->fn) {
+        case A_COUNT: res->num[g] = cnt; break;
+        case A_SUM:
+            res->num[g] = ints && s.ovf[g] ? NAN : sum;
+            res->overflow |= ints && s.ovf[g];
+            break;
+        case A_MEAN: res->num[g] = s.cnt[g] ? sum / cnt : NAN; break;
+        default: {
+            double var = s.cnt[g] >= 2 ? s.m2[g] / (cnt - 1) : NAN;
+            res->num[g] = a->fn == A_VAR ? var : sqrt(var);
+        }
+        }
+    }
+    accs_free(&s);
+    return HML_OK;
 }
 
 /* One result per group (ng of them) into res. */
@@ -339,6 +444,16 @@ static enum hml_status reduce(const struct hml_frame *f, const struct agg *a, co
     else res->num = hml_malloc((p->ng + 1) * sizeof *res->num);
     if (!res->rows && !res->num) rc = hml_fail(err, HML_ENOMEM, "view", "out of memory");
     res->is_int = a->fn == A_COUNT || a->fn == A_NUNIQUE || (a->fn == A_SUM && c && c->type != HML_TYPE_F64);
+    if (!rc && p->gid && order_free(a, p->ordered)) {
+        if (res->rows) {
+            for (size_t g = 0; g < p->ng; g++) res->rows[g] = SIZE_MAX;
+            rows_pick(a, &in, p->gid, f->nrows, res->rows);
+        } else {
+            rc = rows_numbers(c, a, &in, p, f->nrows, res, err);
+        }
+        ainput_free(&in);
+        return rc;
+    }
     for (size_t g = 0; !rc && g < p->ng; g++) {
         size_t s = p->starts[g], e = p->starts[g + 1];
         if (res->rows) res->rows[g] = seg_row(a, in.x, in.keys, p->perm, s, e);
@@ -445,7 +560,13 @@ static enum hml_status reduce_frame(struct vrun *r, struct hml_frame **f, const 
     struct hml_frame *kf = hml_frame_select(*f, keys, nk), *rep = NULL, *out = NULL;
     uint32_t *gperm = NULL;
     enum hml_status rc = reps && order && kf ? HML_OK : hml_fail(err, HML_ENOMEM, "view", "out of memory");
-    for (size_t q = 0; !rc && q < ng; q++) reps[q] = p->perm[p->starts[q]];
+    if (!rc && p->perm)
+        for (size_t q = 0; q < ng; q++) reps[q] = p->perm[p->starts[q]];
+    else if (!rc) {
+        /* ids are in first-appearance order: group q first shows up after group q-1 */
+        for (size_t i = 0, q = 0; i < (*f)->nrows && q < ng; i++)
+            if (p->gid[i] == q) reps[q++] = i;
+    }
     if (!rc && !(rep = hml_frame_take(kf, reps, ng))) rc = hml_fail(err, HML_ENOMEM, "view", "out of memory");
     size_t all[HML_VIEW_KEYS_MAX];
     bool desc[HML_VIEW_KEYS_MAX] = {0};
@@ -523,7 +644,10 @@ static enum hml_status aggregate(struct vrun *r, const json_t *step, struct hml_
     if (!rc) rc = cond ? parse_cond_aggs(r, *f, step, per_row, g, err) : parse_group_aggs(r, *f, step, per_row, g, err);
     if (!rc && json_object_get(step, "order_by") && !per_row)
         hml__vr_warn(r, "order_by only orders first/last here; it matters most with per_row");
-    if (!rc) rc = hml__vr_plan(r, *f, step, "order_by", NULL, &p, err);
+    bool need_order = json_object_get(step, "order_by") != NULL;
+    for (size_t i = 0; g && i < g->n; i++) need_order |= g->a[i].shift || !order_free(&g->a[i], true);
+    if (!rc && need_order) rc = hml__vr_plan(r, *f, step, "order_by", NULL, &p, err);
+    else if (!rc) rc = hml__vg_factorize(*f, keys, nk, true, &p.gid, &p.ng, err);
     if (!rc) rc = per_row ? per_row_frame(r, f, g, &p, err) : reduce_frame(r, f, keys, nk, g, &p, err);
     hml__wplan_free(&p);
     if (g) aggs_free(g);

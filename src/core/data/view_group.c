@@ -168,6 +168,51 @@ static enum hml_status num_ids(const struct hml_column *c, enum numkey nk, struc
     return HML_OK;
 }
 
+/* Integer keys in a small range (ids, codes, years) skip hashing: an array indexed by
+ * value - min holds each value's id. false when the range is too wide (or on OOM). */
+static bool dense_ids(const struct hml_column *a, const struct hml_column *b, struct idstate *st, uint32_t *ia,
+                      uint32_t *ib)
+{
+    const struct hml_column *cols[2] = {a, b};
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    size_t rows = 0;
+    for (int s = 0; s < 2; s++) {
+        const struct hml_column *c = cols[s];
+        if (!c) break;
+        if (c->type != HML_TYPE_I64) return false;
+        rows += c->n;
+        for (size_t i = 0; i < c->n; i++) {
+            if (hml_column_is_null(c, i)) continue;
+            int64_t v = hml_i64(c)[i];
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+        }
+    }
+    if (mn > mx) mn = mx = 0;
+    uint64_t range = (uint64_t)mx - (uint64_t)mn + 1;
+    if (range > 4 * (uint64_t)rows + 1024) return false;
+    uint32_t *slot = hml_malloc((size_t)range * sizeof *slot);
+    if (!slot) return false;
+    memset(slot, 0xff, (size_t)range * sizeof *slot);
+    uint32_t *out[2] = {ia, ib};
+    for (int s = 0; s < 2 && cols[s]; s++) {
+        const struct hml_column *c = cols[s];
+        const int64_t *v = hml_i64(c);
+        for (size_t i = 0; i < c->n; i++) {
+            if (hml_column_is_null(c, i)) {
+                if (st->null_group && st->null_id == VG_NULL) st->null_id = (uint32_t)st->map.n++;
+                out[s][i] = st->null_id;
+                continue;
+            }
+            uint32_t *id = &slot[(uint64_t)v[i] - (uint64_t)mn];
+            if (*id == VG_NULL) *id = (uint32_t)st->map.n++;
+            out[s][i] = *id;
+        }
+    }
+    hml_free(slot);
+    return true;
+}
+
 static bool is_int_like(enum hml_type t) { return t == HML_TYPE_I64 || t == HML_TYPE_BOOL; }
 
 /* Ids of one key column over a (and b, when given). *nids = ids used. */
@@ -188,6 +233,10 @@ static enum hml_status key_ids(const struct hml_column *a, const struct hml_colu
     enum numkey nk = NK_INT;
     if (a->type == HML_TYPE_F64 || (b && b->type == HML_TYPE_F64)) nk = NK_DBL;
     if (b && a->type != b->type && !(is_int_like(a->type) && is_int_like(b->type))) nk = NK_DBL;
+    if (nk == NK_INT && dense_ids(a, b, &st, ia, ib)) {
+        *nids = st.map.n;
+        return HML_OK;
+    }
     if (!map_alloc(&st.map, 1024)) return hml_fail(err, HML_ENOMEM, "view", "out of memory");
     rc = num_ids(a, nk, &st, ia, err);
     if (!rc && b) rc = num_ids(b, nk, &st, ib, err);

@@ -126,6 +126,7 @@ struct hml__wplan {
     uint32_t *perm;   /* rows, grouped then ordered      */
     size_t *starts;   /* ng + 1 group boundaries in perm */
     size_t ng;
+    bool ordered;     /* by order columns (else row order within groups) */
 };
 enum hml_status hml__vr_plan(struct vrun *r, const struct hml_frame *f, const json_t *step,
                              const char *order_key, const bool *desc, struct hml__wplan *p,

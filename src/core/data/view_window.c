@@ -22,6 +22,7 @@ enum hml_status hml__vr_plan_cols(const struct hml_frame *f, const size_t *keys,
     if (nk) rc = hml__vg_factorize(f, keys, nk, true, &p->gid, &p->ng, err);
     if (!rc) rc = hml__vg_order(f, p->gid, p->ng, ord, flags, no, &p->perm, &p->starts, err);
     if (!rc && !nk) p->ng = f->nrows > 0;
+    p->ordered = no > 0;
     if (rc) hml__wplan_free(p);
     return rc;
 }
