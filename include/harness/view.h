@@ -101,9 +101,9 @@
  *                            project's target column. Null values give null (onehot: zeros).
  *                            Default output: <column>_<method>
  *   bin{column*, method, n_bins, boundaries, output}
- *                            int bin index. uniform (default): n_bins (default 10) equal widths
+ *                            int bin index. quantile (default): n_bins (default 10) edges at
+ *                            quantiles, duplicates dropped (pandas qcut); uniform: equal widths
  *                            over [min, max], right-closed, the minimum in bin 0 (pandas cut);
- *                            quantile: edges at quantiles, duplicates dropped (pandas qcut);
  *                            custom: boundaries b0 < b1 < ... give bins (b0, b1], (b1, b2] ...
  *                            with b0 itself in bin 0; values outside are null; kmeans: 1-D
  *                            k-means from centres at the uniform bin midpoints, bins split at
@@ -126,7 +126,9 @@
  * group (the window ends at the previous row); group_by and cond_agg with per_row use the
  * group's strictly earlier rows (in order_by order, else row order); lag and diff of an
  * outcome need periods >= 1. encode target_loo and target_temporal are never in-sample. A
- * formula (filter, derive, cond_agg condition) may read outcome columns; derive warns.
+ * formula (filter, derive, cond_agg condition) may read outcome columns; derive warns, and
+ * so do rank over an outcome and (in a project) a join that brings back a whole-group
+ * summary of an outcome made by another view.
  *
  * ERRORS are HML_EINVAL / HML_ENOTFOUND with hints (valid names, did you mean), prefixed
  * with the step: "step 2 (rolling): unknown column 'prce' — did you mean 'price'?".

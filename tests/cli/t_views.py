@@ -215,6 +215,12 @@ def views_join_and_union_read_other_sources():
     ok(h(d, "data", "add_view", name="u", source="classes", steps=[{"op": "union", "other": "classes"}]))
     j = ok(h(d, "data", "preview_view", name="u"))
     assert j["rows"] == 6
+    # joining a whole-group summary of the target back onto rows is flagged
+    ok(h(d, "data", "add_view", name="rates", source="titanic",
+         steps=[{"op": "group_by", "keys": "class", "aggs": {"survived": "mean"}}]))
+    j = ok(h(d, "data", "add_view", name="leaky", source="titanic",
+             steps=[{"op": "join", "other": "rates", "on": "class"}]))
+    assert any("includes each row's own outcome" in w for w in j["warnings"]), j
     fails(h(d, "data", "add_view", name="k", source="titanic",
             steps=[{"op": "join", "other": "clases", "on": "class"}]), "not_found", did_you_mean="classes")
     fails(h(d, "data", "add_view", name="k", source="titanic",

@@ -560,6 +560,50 @@ static void collect_warnings(struct hml_views *v, const char *name, json_t *w)
     }
 }
 
+/* The first outcome column a view summarises over whole groups (group_by / cond_agg
+ * without per_row), or NULL. Joined back onto rows, such a summary holds each row's own
+ * outcome: leakage. */
+static const char *whole_group_outcome(const struct hml_views *v, const json_t *def)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(def, "steps"), i, st) {
+        const char *op = hml_json_str(st, "op", "");
+        bool group = !strcmp(op, "group_by"), cond = !strcmp(op, "cond_agg");
+        if ((!group && !cond) || hml_json_bool(st, "per_row", false)) continue;
+        const char *k;
+        json_t *a;
+        json_object_foreach(json_object_get(st, "aggs"), k, a) {
+            char col[256];
+            const char *rest;
+            const char *src = group ? k : json_string_value(a);
+            if (!src || !hml__vr_split(src, col, sizeof col, &rest)) continue;
+            if (!group) src = col;
+            for (size_t o = 0; o < v->outcomes_n; o++)
+                if (!strcmp(v->outcomes[o], src)) return v->outcomes[o];
+        }
+    }
+    return NULL;
+}
+
+static void warn_join_back(struct hml_views *v, const char *name, const json_t *def)
+{
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(def, "steps"), i, st) {
+        if (strcmp(hml_json_str(st, "op", ""), "join")) continue;
+        const char *other = hml_json_str(st, "other", "");
+        const char *col = whole_group_outcome(v, json_object_get(v->views, other));
+        if (!col) continue;
+        char buf[640];
+        snprintf(buf, sizeof buf, "view '%s': step %zu (join): '%s' summarises the outcome '%s' over whole groups, so "
+                                  "joined back onto rows it includes each row's own outcome; use per_row: true (earlier "
+                                  "rows only) or summarise an earlier period",
+                 name, i + 1, other, col);
+        json_array_append_new(v->warnings, json_string(buf));
+    }
+}
+
 /* Runs (or checks) the view's steps over its source's rows (or schema). */
 static enum hml_status run_view(struct hml_views *v, struct node *n, bool dry, struct hml_frame **out,
                                 struct hml_error *err)
@@ -584,6 +628,7 @@ static enum hml_status run_view(struct hml_views *v, struct node *n, bool dry, s
     }
     n->busy = false;
     if (!rc) collect_warnings(v, n->name, w);
+    if (!rc) warn_join_back(v, n->name, def);
     json_decref(w);
     json_decref(empty);
     hml_frame_free(in);
