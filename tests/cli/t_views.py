@@ -315,3 +315,23 @@ def detect_outliers_reports_bounds_and_changes_nothing():
     fails(h(d, "data", "detect_outliers", column="fair"), "not_found", did_you_mean="fare")
     fails(h(d, "data", "detect_outliers", threshold=-1), "invalid_params", in_message="positive")
     assert tree_digest(d) == before
+
+
+@test
+def views_outside_a_project_and_empty_listings():
+    d = tempfile.mkdtemp()
+    for action in ["list_views", "view_dag"]:
+        e = fails(h(d, "data", action), "not_found")
+        assert "init" in e["hint"], e
+    fails(h(d, "data", "preview_view", name="x"), "not_found")
+    d = new_project()
+    j = ok(h(d, "data", "list_views"))
+    assert j["views"] == [] and j["features_view"] is None
+    r = h(d, "data", "list_views", fmt="md")
+    assert "No views yet" in r.out, r.out
+    j = ok(h(d, "data", "view_dag"))
+    assert j["nodes"] == [] and j["edges"] == []
+    e = fails(h(d, "data", "preview_view", name="x"), "not_found")
+    assert "add_view" in e["hint"], e
+    j = ok(h(d, "data", "add_views_batch", views=[3]))
+    assert j["added"] == 0 and "not an object" in j["results"][0]["error"], j

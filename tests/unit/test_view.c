@@ -46,10 +46,12 @@ static enum hml_status fixture_resolve(void *ud, const char *name, struct hml_fr
     static const char *const names[] = {"teams", "teams_dup", "extra"};
     for (size_t i = 0; i < 3; i++) {
         if (strcmp(names[i], name)) continue;
-        char file[64];
-        snprintf(file, sizeof file, "%s.csv", name);
-        *out = load(file);
-        return HML_OK;
+        char path[128];
+        snprintf(path, sizeof path, FIXTURES "%s.csv", name);
+        struct hml_ingest_report rep = {0};
+        enum hml_status rc = hml_csv_read_file(path, NULL, out, &rep, err); /* may fail: OOM tests */
+        hml_ingest_report_fini(&rep);
+        return rc;
     }
     hml_fail(err, HML_ENOTFOUND, "view", "no source or view named '%s'", name);
     return hml_error_choices(err, name, names, 3);
@@ -870,4 +872,55 @@ TEST(view_schema_of_a_project_view_reads_sources_but_computes_nothing)
     hml_views_free(v);
     json_decref(root);
     hml_free(raw);
+}
+
+/* ---- out of memory ------------------------------------------------------------------------------ */
+
+TEST(view_steps_survive_failed_allocations)
+{
+    json_t *root = fixture_cases();
+    struct hml_frame *in = load("input.csv");
+    const char *seen[64];
+    size_t nseen = 0, i, ran = 0;
+    json_t *cs;
+    json_array_foreach(json_object_get(root, "cases"), i, cs) {
+        /* one case per op (the first that uses it), every op covered */
+        const char *op = hml_json_str(json_array_get(json_object_get(cs, "steps"), 0), "op", "");
+        bool dup = false;
+        for (size_t k = 0; k < nseen; k++) dup |= !strcmp(seen[k], op);
+        if (dup || nseen == 64) continue;
+        seen[nseen++] = op;
+        struct hml_view_ctx ctx;
+        const char *outcomes[8];
+        ctx_from(json_object_get(cs, "ctx"), &ctx, outcomes);
+        size_t base = hml_alloc_live_bytes();
+        for (uint64_t n = 1; n < 100000; n++) {
+            struct hml_frame *out = NULL;
+            struct hml_error err;
+            hml_error_clear(&err);
+            hml_alloc_fail_at(n);
+            enum hml_status rc = hml_view_apply(in, json_object_get(cs, "steps"), &ctx, &out, &err);
+            int fired = hml_alloc_failed();
+            hml_alloc_fail_at(0);
+            if (rc && rc != HML_ENOMEM)
+                t_failf(__FILE__, __LINE__, "%s: allocation %llu: %s", hml_json_str(cs, "name", ""),
+                        (unsigned long long)n, err.message);
+            hml_frame_free(out);
+            if (hml_alloc_live_bytes() != base) {
+                t_failf(__FILE__, __LINE__, "%s: allocation %llu leaks %zd bytes", hml_json_str(cs, "name", ""),
+                        (unsigned long long)n, (ssize_t)(hml_alloc_live_bytes() - base));
+                break;
+            }
+            if (rc && rc != HML_ENOMEM) break;
+            if (!fired) {
+                T_EQ(rc, HML_OK);
+                ran++;
+                break;
+            }
+        }
+    }
+    T_EQ(ran, nseen);
+    T_OK(nseen >= 23);
+    hml_frame_free(in);
+    json_decref(root);
 }

@@ -436,10 +436,10 @@ static enum hml_status reduce(const struct hml_frame *f, const struct agg *a, co
                               struct result *res, struct hml_error *err)
 {
     struct ainput in;
+    memset(res, 0, sizeof *res);
     enum hml_status rc = ainput_make(f, a, &in, err);
     if (rc) return rc;
     const struct hml_column *c = a->src == SIZE_MAX ? NULL : f->cols[a->src];
-    memset(res, 0, sizeof *res);
     if (keeps_type(a->fn)) res->rows = hml_malloc((p->ng + 1) * sizeof *res->rows);
     else res->num = hml_malloc((p->ng + 1) * sizeof *res->num);
     if (!res->rows && !res->num) rc = hml_fail(err, HML_ENOMEM, "view", "out of memory");
@@ -472,9 +472,9 @@ static enum hml_status expanding(const struct hml_frame *f, const struct agg *a,
                                             WF_MEDIAN, WF_FIRST, WF_LAST, WF__N};
     size_t n = f->nrows;
     struct ainput in;
+    memset(res, 0, sizeof *res);
     enum hml_status rc = ainput_make(f, a, &in, err);
     double *xs = hml_malloc((n + 1) * sizeof *xs), *ys = hml_malloc((n + 1) * sizeof *ys);
-    memset(res, 0, sizeof *res);
     res->num = hml_malloc((n + 1) * sizeof *res->num);
     res->is_int = a->fn == A_COUNT || a->fn == A_NUNIQUE;
     if (!rc && (!xs || !ys || !res->num)) rc = hml_fail(err, HML_ENOMEM, "view", "out of memory");

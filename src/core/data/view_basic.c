@@ -165,6 +165,7 @@ VSTEP(hml__vs_select)
     const json_t *cols = json_object_get(step, "columns");
     if (json_is_object(cols)) return select_rename(r, f, cols, err);
     json_t *one = json_is_string(cols) ? json_pack("[O]", cols) : NULL;
+    if (json_is_string(cols) && !one) return hml_fail(err, HML_ENOMEM, "view", "out of memory");
     if (one) cols = one;
     size_t n = json_array_size(cols), *idx = hml_malloc((n + 1) * sizeof *idx);
     if (!idx) return hml_fail(err, HML_ENOMEM, "view", "out of memory");
@@ -209,8 +210,9 @@ static bool parse_num_text(const char *s, double *out)
     return true;
 }
 
-/* One value of c (row i, non-null) converted into row i of o. false: does not convert. */
-static bool cast_value(const struct hml_column *c, size_t i, struct hml_column *o)
+/* One value of c (row i, non-null) converted into row i of o: 1 done, 0 does not convert,
+ * -1 out of memory. */
+static int cast_value(const struct hml_column *c, size_t i, struct hml_column *o)
 {
     const char *s = c->type == HML_TYPE_STR ? hml_column_str(c, i) : NULL;
     double v = s ? NAN : hml_column_num(c, i);
@@ -240,7 +242,7 @@ static bool cast_value(const struct hml_column *c, size_t i, struct hml_column *
         char buf[64];
         size_t len = hml_column_format(c, i, buf, sizeof buf);
         int32_t code = hml_dict_intern(o->dict, buf, len);
-        if (code < 0) return false;
+        if (code < 0) return -1;
         hml_codes(o)[i] = code;
         return true;
     }
@@ -262,8 +264,9 @@ static enum hml_status cast_column(struct vrun *r, struct hml_frame *f, size_t j
     size_t lost = 0;
     for (size_t i = 0; i < c->n; i++) {
         bool null = hml_column_is_null(c, i) || (c->type == HML_TYPE_F64 && isnan(hml_f64(c)[i]));
-        if (!null && cast_value(c, i, o)) continue;
-        if (!hml_column_set_null(o, i)) {
+        int done = null ? 0 : cast_value(c, i, o);
+        if (done > 0) continue;
+        if (done < 0 || !hml_column_set_null(o, i)) {
             hml_column_unref(o);
             return hml_fail(err, HML_ENOMEM, "view", "out of memory");
         }
