@@ -99,7 +99,8 @@
  *                            there is no other row); target_temporal: mean target of the value's
  *                            rows strictly earlier by order_by (required). target defaults to the
  *                            project's target column. Null values give null (onehot: zeros).
- *                            Default output: <column>_<method>
+ *                            Default output: <column>_freq, _ordinal, _target_loo,
+ *                            _target_temporal (onehot: the prefix <column>_)
  *   bin{column*, method, n_bins, boundaries, output}
  *                            int bin index. quantile (default): n_bins (default 10) edges at
  *                            quantiles, duplicates dropped (pandas qcut); uniform: equal widths

@@ -106,11 +106,10 @@ static void levels_free(struct levels *l)
     hml_free(l->first);
 }
 
-static const uint64_t *sort_keys;
-
-static int cmp_level(const void *a, const void *b)
+static int cmp_level(const void *a, const void *b, void *keys)
 {
-    uint64_t x = sort_keys[*(const uint32_t *)a], y = sort_keys[*(const uint32_t *)b];
+    const uint64_t *k = keys;
+    uint64_t x = k[*(const uint32_t *)a], y = k[*(const uint32_t *)b];
     return (x > y) - (x < y);
 }
 
@@ -133,8 +132,7 @@ static enum hml_status levels_make(const struct hml_frame *f, size_t col, struct
         if (l->ids[i] != VG_NULL) lk[l->ids[i]] = keys[i], l->first[l->ids[i]] = (uint32_t)i;
     for (size_t g = 0; !rc && g < l->n; g++) order[g] = (uint32_t)g;
     if (!rc) {
-        sort_keys = lk; /* qsort has no context argument; single-threaded use only */
-        qsort(order, l->n, sizeof *order, cmp_level);
+        qsort_r(order, l->n, sizeof *order, cmp_level, lk);
         for (size_t g = 0; g < l->n; g++) l->rank[order[g]] = (uint32_t)g;
     }
     hml_free(keys);
