@@ -27,6 +27,17 @@ DATA_ACTION(hml__data_sample);
 DATA_ACTION(hml__data_restore);
 DATA_ACTION(hml__data_snapshot);
 DATA_ACTION(hml__data_restore_snapshot);
+DATA_ACTION(hml__data_derive_column);
+DATA_ACTION(hml__data_drop_rows);
+DATA_ACTION(hml__data_detect_outliers);
+DATA_ACTION(hml__data_add_view);
+DATA_ACTION(hml__data_update_view);
+DATA_ACTION(hml__data_remove_view);
+DATA_ACTION(hml__data_add_views_batch);
+DATA_ACTION(hml__data_preview_view);
+DATA_ACTION(hml__data_list_views);
+DATA_ACTION(hml__data_view_dag);
+DATA_ACTION(hml__data_set_features_view);
 
 /* Resolves `given` like data add does and reads it (format auto by extension);
  * ingest warnings go to res. */

@@ -703,6 +703,16 @@ static const struct hml_param params[] = {
     {"fraction", HML_P_NUMBER, NULL, "share of rows to keep, between 0 and 1"},
     {"stratify_column", HML_P_STRING, NULL, "keep the same share of every value of this column"},
     {"seed", HML_P_INTEGER, NULL, "random seed (default 42)"},
+    {"expression", HML_P_STRING, NULL, "formula of the new column"},
+    {"group_by", HML_P_STRINGS, NULL, "column-wise formula parts per group of these columns"},
+    {"condition", HML_P_STRING, NULL, "formula true for the rows to drop, or null (with column)"},
+    {"method", HML_P_STRING, "iqr|zscore", "outlier rule (default iqr)"},
+    {"threshold", HML_P_NUMBER, NULL, "IQR multiple (1.5) or z-score (3)"},
+    {"source", HML_P_STRING, NULL, "source or view a view reads"},
+    {"steps", HML_P_ARRAY, NULL, "view steps: [{op, ...}]"},
+    {"description", HML_P_STRING, NULL, "what the view is for"},
+    {"views", HML_P_ARRAY, NULL, "list of {name, source, steps, description}"},
+    {"n_rows", HML_P_INTEGER, NULL, "rows to show (default 5)"},
     {0},
 };
 
@@ -733,6 +743,22 @@ static const struct hml_action actions[] = {
     {"snapshot", hml__data_snapshot, "name", NULL, "save the config and the table under a name", 0},
     {"restore_snapshot", hml__data_restore_snapshot, "name", "name",
      "return to a snapshot (the current state is saved first)", HML_ACT_DESTRUCTIVE},
+    {"derive_column", hml__data_derive_column, "name expression group_by", "name expression",
+     "add a column from a formula", 0},
+    {"drop_rows", hml__data_drop_rows, "column condition", NULL, "drop rows matching a formula, or null in column",
+     HML_ACT_DESTRUCTIVE},
+    {"detect_outliers", hml__data_detect_outliers, "column method threshold", NULL,
+     "count values outside IQR or z-score bounds; changes nothing", HML_ACT_READONLY},
+    {"add_view", hml__data_add_view, "name source steps description", "name source",
+     "declare a view (checked without computing it)", 0},
+    {"update_view", hml__data_update_view, "name source steps description", "name", "change a view's given fields", 0},
+    {"remove_view", hml__data_remove_view, "name", "name", "remove a view no other view or the table uses", 0},
+    {"add_views_batch", hml__data_add_views_batch, "views atomic", "views", "add_view for a list", 0},
+    {"preview_view", hml__data_preview_view, "name n_rows", "name", "first rows and schema of a view (cached)",
+     HML_ACT_READONLY},
+    {"list_views", hml__data_list_views, "", NULL, "the views with source and steps", HML_ACT_READONLY},
+    {"view_dag", hml__data_view_dag, "", NULL, "how sources and views feed each other", HML_ACT_READONLY},
+    {"set_features_view", hml__data_set_features_view, "name", "name", "make a view the prediction table", 0},
     {0},
 };
 
@@ -747,7 +773,11 @@ const struct hml_tool hml_tool_data = {
         "target correlation; category=numeric|categorical|date), status, fill_nulls / "
         "fill_nulls_batch (median|mean|mode|zero|value), rename (mapping), drop_duplicates "
         "(columns), sample / restore (fraction, stratify_column, seed), snapshot / restore_snapshot "
-        "(name). Every change writes table and config together or not at all.",
+        "(name), derive_column (name, expression, group_by), drop_rows (column, condition), "
+        "detect_outliers (column, method, threshold). Views (declarative, leakage-safe, cached): "
+        "add_view / update_view / remove_view / add_views_batch (name, source, steps, description, "
+        "views), preview_view (n_rows), list_views, view_dag, set_features_view (name: the view "
+        "becomes the prediction table). Every change writes table and config together or not at all.",
     .params = params,
     .actions = actions,
 };

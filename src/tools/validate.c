@@ -171,7 +171,7 @@ static enum hml_status coerce(const char *where, const struct hml_param *p, json
     case HML_P_OBJECT:
     case HML_P_ARRAY:
     case HML_P_JSON:
-        if (s && p->type == HML_P_ARRAY && s[0] != '[') {
+        if (s && p->type == HML_P_ARRAY && s[0] != '[' && s[0] != '{') {
             nv = split_list(s); /* "a,b" from a shell */
         } else if (s) {
             enum hml_status rc = parse_json_string(where, p, s, &nv, err);

@@ -7,6 +7,7 @@
  * cost nothing per row. A null scalar short-circuits null-propagating operators. */
 #include "core/data/expr_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,17 +105,9 @@ void hml__iview_fini(struct hml__iview *v)
 
 /* ---- result columns ------------------------------------------------------------------ */
 
-enum hml_status hml__xout(struct hml__xcx *cx, enum hml__xt t, size_t n, const uint8_t *a,
-                          const uint8_t *b, struct hml_column **out)
+static void and_bitmaps(uint8_t *valid, size_t n, const uint8_t *a, const uint8_t *b)
 {
     size_t nb = hml__bitmap_bytes(n);
-    struct hml_column *c = hml_column_new(hml__xt_column_type(t), n);
-    uint8_t *valid = hml_malloc(nb + 1);
-    if (!c || !valid) {
-        hml_column_unref(c);
-        hml_free(valid);
-        return hml__xoom(cx);
-    }
     if (a && b)
         for (size_t i = 0; i < nb; i++) valid[i] = a[i] & b[i];
     else if (a || b)
@@ -122,15 +115,50 @@ enum hml_status hml__xout(struct hml__xcx *cx, enum hml__xt t, size_t n, const u
     else
         memset(valid, 0xff, nb);
     valid[nb] = 0xff;
+}
+
+enum hml_status hml__xout(struct hml__xcx *cx, enum hml__xt t, size_t n, const uint8_t *a,
+                          const uint8_t *b, struct hml_column **out)
+{
+    struct hml_column *c = hml_column_new(hml__xt_column_type(t), n);
+    uint8_t *valid = hml_malloc(hml__bitmap_bytes(n) + 1);
+    if (!c || !valid) {
+        hml_column_unref(c);
+        hml_free(valid);
+        return hml__xoom(cx);
+    }
+    and_bitmaps(valid, n, a, b);
     c->valid = valid;
     *out = c;
     return HML_OK;
 }
 
+/* Like hml__xout for the arithmetic kernels, which write every row: the values are not
+ * zeroed first (hml__xfinish zeroes the rows under nulls). */
+static enum hml_status xout_raw(struct hml__xcx *cx, enum hml__xt t, size_t n, const uint8_t *a,
+                                const uint8_t *b, struct hml_column **out)
+{
+    enum hml_type ct = hml__xt_column_type(t);
+    HML_ASSERT(ct == HML_TYPE_F64 || ct == HML_TYPE_I64);
+    void *data = hml_malloc((n ? n : 1) * 8);
+    uint8_t *valid = hml_malloc(hml__bitmap_bytes(n) + 1);
+    struct hml_column *c = data && valid ? hml__column_wrap(ct, n, data, valid, 0, NULL) : NULL;
+    if (!c) {
+        if (!data || !valid) hml_free(data), hml_free(valid);
+        return hml__xoom(cx);
+    }
+    and_bitmaps(valid, n, a, b);
+    *out = c;
+    return HML_OK;
+}
+
+/* Nulls in a bitmap. Most bytes are all-valid, so those skip the bit count (which is a
+ * library call without a popcount instruction). */
 static size_t count_nulls(const uint8_t *valid, size_t n)
 {
     size_t valid_n = 0, full = n / 8;
-    for (size_t i = 0; i < full; i++) valid_n += (size_t)__builtin_popcount(valid[i]);
+    for (size_t i = 0; i < full; i++)
+        valid_n += valid[i] == 0xff ? 8 : (size_t)__builtin_popcount(valid[i]);
     for (size_t i = full * 8; i < n; i++) valid_n += hml__bit(valid, i);
     return n - valid_n;
 }
@@ -162,17 +190,26 @@ static void scalar_from_row0(struct hml_column *c, enum hml__xt t, struct hml__x
 
 void hml__xfinish(struct hml_column *c, enum hml__xt t, bool scalar, struct hml__xval *v)
 {
+    hml__xfinish_checked(c, t, scalar, v, true);
+}
+
+void hml__xfinish_checked(struct hml_column *c, enum hml__xt t, bool scalar, struct hml__xval *v,
+                          bool nonfinite)
+{
     HML_ASSERT(c->valid != NULL);
-    size_t n = c->n, w = hml__type_width(c->type);
-    if (c->type == HML_TYPE_F64) {
-        double *x = hml_f64(c);
+    size_t n = c->n, w = hml__type_width(c->type), full = n / 8;
+    if (c->type == HML_TYPE_F64 && nonfinite) {
+        const double *x = hml_f64(c);
         for (size_t i = 0; i < n; i++)
             if (!isfinite(x[i])) hml__bit_clear(c->valid, i);
     }
     c->null_count = count_nulls(c->valid, n);
     if (c->null_count) {
-        for (size_t i = 0; i < n; i++)
-            if (!hml__bit(c->valid, i)) memset((char *)c->data + i * w, 0, w);
+        for (size_t j = 0; j <= full; j++) {
+            if (j < full && c->valid[j] == 0xff) continue;
+            for (size_t i = 8 * j; i < 8 * j + 8 && i < n; i++)
+                if (!hml__bit(c->valid, i)) memset((char *)c->data + i * w, 0, w);
+        }
     } else {
         hml_free(c->valid);
         c->valid = NULL;
@@ -263,25 +300,46 @@ static double py_fmod(double x, double y)
     return m;
 }
 
-void hml__xf_kernel(int op, size_t n, const struct hml__fview *a, const struct hml__fview *b,
+/* The float kernels also note, in the same pass, whether any result is not finite, so
+ * hml__xfinish_checked can skip a second pass over the output. */
+#define FLOOP(x, sx, y, sy, r, n, EXPR, bad)                                                  \
+    do {                                                                                    \
+        if ((sx) && (sy))                                                                   \
+            for (size_t i = 0; i < (n); i++) {                                              \
+                double X = (x)[i], Y = (y)[i], R = (EXPR);                                  \
+                (r)[i] = R;                                                                 \
+                bad |= !(fabs(R) <= DBL_MAX);                                               \
+            }                                                                               \
+        else {                                                                              \
+            for (size_t i = 0; i < (n); i++) {                                              \
+                double X = (x)[(sx) ? i : 0], Y = (y)[(sy) ? i : 0], R = (EXPR);            \
+                (r)[i] = R;                                                                 \
+                bad |= !(fabs(R) <= DBL_MAX);                                               \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+
+bool hml__xf_kernel(int op, size_t n, const struct hml__fview *a, const struct hml__fview *b,
                     double *r)
 {
     const double *x = a->p, *y = b->p;
     size_t sx = a->step, sy = b->step;
     const double tau = 6.283185307179586476925286766559;
+    int bad = 0;
     switch (op) {
-    case XO_ADD: LOOP2(double, x, sx, y, sy, r, n, X + Y); break;
-    case XO_SUB: LOOP2(double, x, sx, y, sy, r, n, X - Y); break;
-    case XO_MUL: LOOP2(double, x, sx, y, sy, r, n, X * Y); break;
-    case XO_DIV: LOOP2(double, x, sx, y, sy, r, n, X / Y); break;
-    case XO_MOD: LOOP2(double, x, sx, y, sy, r, n, py_fmod(X, Y)); break;
-    case XO_POW: LOOP2(double, x, sx, y, sy, r, n, pow(X, Y)); break;
-    case HML__XK_MIN: LOOP2(double, x, sx, y, sy, r, n, X < Y ? X : Y); break;
-    case HML__XK_MAX: LOOP2(double, x, sx, y, sy, r, n, X > Y ? X : Y); break;
-    case HML__XK_SINC: LOOP2(double, x, sx, y, sy, r, n, sin(tau * X / Y)); break;
-    case HML__XK_COSC: LOOP2(double, x, sx, y, sy, r, n, cos(tau * X / Y)); break;
+    case XO_ADD: FLOOP(x, sx, y, sy, r, n, X + Y, bad); break;
+    case XO_SUB: FLOOP(x, sx, y, sy, r, n, X - Y, bad); break;
+    case XO_MUL: FLOOP(x, sx, y, sy, r, n, X * Y, bad); break;
+    case XO_DIV: FLOOP(x, sx, y, sy, r, n, X / Y, bad); break;
+    case XO_MOD: FLOOP(x, sx, y, sy, r, n, py_fmod(X, Y), bad); break;
+    case XO_POW: FLOOP(x, sx, y, sy, r, n, pow(X, Y), bad); break;
+    case HML__XK_MIN: FLOOP(x, sx, y, sy, r, n, X < Y ? X : Y, bad); break;
+    case HML__XK_MAX: FLOOP(x, sx, y, sy, r, n, X > Y ? X : Y, bad); break;
+    case HML__XK_SINC: FLOOP(x, sx, y, sy, r, n, sin(tau * X / Y), bad); break;
+    case HML__XK_COSC: FLOOP(x, sx, y, sy, r, n, cos(tau * X / Y), bad); break;
     default: HML_ASSERT(!"bad float kernel");
     }
+    return bad != 0;
 }
 
 static int64_t py_imod(int64_t x, int64_t y)
@@ -330,7 +388,7 @@ enum hml_status hml__xarith(struct hml__xcx *cx, int op, enum hml__xt t, const s
     if (t == XT_INT) {
         struct hml__iview x, y;
         if ((rc = hml__iview(cx, a, &x))) return rc;
-        if (!(rc = hml__iview(cx, b, &y)) && !(rc = hml__xout(cx, t, n, x.valid, y.valid, &c))) {
+        if (!(rc = hml__iview(cx, b, &y)) && !(rc = xout_raw(cx, t, n, x.valid, y.valid, &c))) {
             hml__xi_kernel(op, n, &x, &y, hml_i64(c), c->valid);
             hml__xfinish(c, t, scalar, out);
         }
@@ -340,9 +398,9 @@ enum hml_status hml__xarith(struct hml__xcx *cx, int op, enum hml__xt t, const s
     }
     struct hml__fview x, y;
     if ((rc = hml__fview(cx, a, &x))) return rc;
-    if (!(rc = hml__fview(cx, b, &y)) && !(rc = hml__xout(cx, XT_FLOAT, n, x.valid, y.valid, &c))) {
-        hml__xf_kernel(op, n, &x, &y, hml_f64(c));
-        hml__xfinish(c, XT_FLOAT, scalar, out);
+    if (!(rc = hml__fview(cx, b, &y)) && !(rc = xout_raw(cx, XT_FLOAT, n, x.valid, y.valid, &c))) {
+        bool nonfinite = hml__xf_kernel(op, n, &x, &y, hml_f64(c));
+        hml__xfinish_checked(c, XT_FLOAT, scalar, out, nonfinite);
     }
     hml__fview_fini(&x);
     hml__fview_fini(&y);

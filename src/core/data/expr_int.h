@@ -199,6 +199,10 @@ enum hml_status hml__xout(struct hml__xcx *cx, enum hml__xt t, size_t n, const u
  * an all-valid bitmap; then stores c into v (owned), or, when scalar, row 0 of c as a
  * scalar (and releases c). */
 void hml__xfinish(struct hml_column *c, enum hml__xt t, bool scalar, struct hml__xval *v);
+/* The same, trusting the caller about non-finite floats: when nonfinite is false (the
+ * kernel saw none while writing), the output is not scanned for them again. */
+void hml__xfinish_checked(struct hml_column *c, enum hml__xt t, bool scalar, struct hml__xval *v,
+                          bool nonfinite);
 /* A scalar null of type t. */
 void hml__xnull(struct hml__xval *v, enum hml__xt t);
 /* An n-row column holding v: a new reference when v is a column, a broadcast otherwise. */
@@ -212,8 +216,8 @@ enum hml_status hml__xborrow(struct hml__xcx *cx, const struct hml__xval *v, siz
 
 /* Kernel operations beyond enum hml__xop. */
 enum { HML__XK_MIN = 100, HML__XK_MAX, HML__XK_SINC, HML__XK_COSC };
-/* r[i] = a op b over n rows (float). */
-void hml__xf_kernel(int op, size_t n, const struct hml__fview *a, const struct hml__fview *b,
+/* r[i] = a op b over n rows (float). Returns true when some r[i] is not finite. */
+bool hml__xf_kernel(int op, size_t n, const struct hml__fview *a, const struct hml__fview *b,
                     double *r);
 /* The same for int64 (ADD SUB MUL MOD MIN MAX); overflow and % 0 clear the row's bit. */
 void hml__xi_kernel(int op, size_t n, const struct hml__iview *a, const struct hml__iview *b,
