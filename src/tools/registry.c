@@ -190,7 +190,7 @@ json_t *hml_tool_input_schema(const struct hml_tool *t)
                                   "what to do; see the tool description"));
     json_object_set_new(props, "project_dir",
                         json_pack("{s:s,s:s}", "type", "string", "description",
-                                  "project directory (default: where the server started)"));
+                                  "project directory (default: the current one)"));
     for (const struct hml_param *p = t->params; p && p->name; p++)
         json_object_set_new(props, p->name, param_schema(p));
     return json_pack("{s:s,s:o,s:[s],s:b}", "type", "object", "properties", props, "required",

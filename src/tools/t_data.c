@@ -766,18 +766,12 @@ const struct hml_tool hml_tool_data = {
     .name = "data",
     .title = "sources, cleaning and the prediction table",
     .description =
-        "Data sources and the prediction table. Actions: add (data_path; first file becomes the "
-        "table, later ones join with join_on or append rows; auto_clean skips malformed rows), "
-        "validate (dry run: types, nulls, problems), add_source / add_sources_batch / list_sources / "
-        "validate_source (named raw sources), inspect (column stats), profile (all columns with "
-        "target correlation; category=numeric|categorical|date), status, fill_nulls / "
-        "fill_nulls_batch (median|mean|mode|zero|value), rename (mapping), drop_duplicates "
-        "(columns), sample / restore (fraction, stratify_column, seed), snapshot / restore_snapshot "
-        "(name), derive_column (name, expression, group_by), drop_rows (column, condition), "
-        "detect_outliers (column, method, threshold). Views (declarative, leakage-safe, cached): "
-        "add_view / update_view / remove_view / add_views_batch (name, source, steps, description, "
-        "views), preview_view (n_rows), list_views, view_dag, set_features_view (name: the view "
-        "becomes the prediction table). Every change writes table and config together or not at all.",
+        "Sources and the prediction table. add ingests a file (csv, tsv, jsonl, sqlite): the first becomes the "
+        "table, later ones join on join_on or append; auto_clean skips malformed rows. validate is a dry run. "
+        "Look: inspect, profile, status. Clean: fill_nulls(_batch), rename, drop_duplicates, drop_rows, "
+        "derive_column (formula), detect_outliers. sample/restore, snapshot/restore_snapshot. Views are "
+        "declarative, leakage-safe and cached: add_view (source + steps), preview_view, view_dag, "
+        "set_features_view. Every change lands whole or not at all.",
     .params = params,
     .actions = actions,
 };

@@ -812,16 +812,12 @@ const struct hml_tool hml_tool_features = {
     .name = "features",
     .title = "declared features",
     .description =
-        "Declared features (config/features.yaml), computed into the prediction table and cached. Actions: add "
-        "(name + formula | column | condition | source; type instance, pairwise, regime (1 where condition holds) "
-        "or entity (a source's per-entity value joined for both sides: diff_<name>/ratio_<name> by pairwise_mode); "
-        "formulas use columns and @features), update, add_batch (features=[…], in @reference order, atomic), list "
-        "(category), remove (refused while a feature or model uses it), test_transformations (features, "
-        "test_interactions), discover (top_n, method correlation|mutual_info|xgboost), diversity (active models' "
-        "feature overlap), auto_search (features, search_types interactions|lags|rolling, top_n; adds nothing), "
-        "prune (threshold, method, dry_run default true). add answers with the correlation to the target, null "
-        "rate, range and redundancy. Leakage guardrails cannot be overridden: a feature may not read the target or "
-        "a denylisted column, nor correlate with the target at |r| >= 0.98 or give the class away value by value.",
+        "Declared features, computed into the prediction table and cached by definition. add: name + formula "
+        "(columns, @features), condition (regime 0/1) or source (entity: diff_/ratio_ for both sides); answers "
+        "with correlation to the target, nulls, range, redundancy. Also update, add_batch (@-order), list, "
+        "remove, test_transformations, discover (correlation, mutual_info, xgboost), diversity, auto_search, "
+        "prune (dry_run by default). Leakage guardrails (never overridable): no reading the target or a "
+        "denylisted column, no |r| >= 0.98 with the target, no value-by-value class giveaway.",
     .params = params,
     .actions = actions,
 };
