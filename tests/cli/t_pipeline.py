@@ -174,3 +174,21 @@ def calibration_is_nested_and_reported():
     p = [float(r["pred_ensemble"]) for r in read_preds(d, j["run_id"])]
     assert min(p) >= 0.015 - 1e-12 and max(p) <= 0.985 + 1e-12, (min(p), max(p))
     fails(h(d, "configure", "ensemble", calibration="isotonc"), "invalid_params", rc=2, did_you_mean="isotonic")
+
+
+@test
+def a_raw_column_that_gives_the_answer_away_is_refused():
+    d = titanic_models_project()
+    src = read_csv("titanic.csv")
+    f = os.path.join(d, "leak.csv")
+    with open(f, "w") as fh:
+        fh.write("passenger_id,boarding_group\n")
+        for i, r in enumerate(src):
+            fh.write(f"{r['passenger_id']},{float(r['survived']) * 10 + (i % 7) * 0.01}\n")
+    ok(h(d, "data", "add", data_path=f, join_on="passenger_id"))
+    before = tree_digest(d)
+    e = fails(h(d, "pipeline", "run_backtest"), "blocked", in_message="boarding_group")
+    assert "input of model" in e["message"], e
+    assert tree_digest(d) == before
+    ok(h(d, "configure", "exclude_columns", add_columns=["boarding_group"]))
+    ok(h(d, "pipeline", "run_backtest"))

@@ -13,6 +13,7 @@
 #include "harness/config.h"
 #include "harness/ensemble.h"
 #include "harness/expr.h"
+#include "harness/feature.h"
 
 static double now_s(void)
 {
@@ -183,6 +184,25 @@ static enum hml_status resolve_features(const struct run_ctx *c, struct model_ct
     return rc;
 }
 
+/* The leakage guardrail on inputs (not overridable): a column that correlates with
+ * the target at |r| >= 0.98, or gives the class away value by value, is an answer,
+ * not a feature — whether it was declared as a feature or is a raw column. */
+static enum hml_status guard_inputs(const struct run_ctx *c, const struct model_ctx *m, struct hml_error *err)
+{
+    struct hml_target t;
+    struct hml_error terr;
+    if (hml_target_load(c->ft, c->root, &t, &terr)) return HML_OK; /* the target was checked already */
+    enum hml_status rc = HML_OK;
+    for (size_t i = 0; !rc && i < m->nfeatures; i++) {
+        long j = hml_frame_find(c->ft, m->features[i]);
+        if (j < 0) continue;
+        rc = hml_feature_guard_column(m->features[i], m->features[i], c->ft->cols[j], &t, err);
+        if (rc) hml_error_prefix(err, "input of model '%s'", m->out->name);
+    }
+    hml_target_fini(&t);
+    return rc;
+}
+
 /* ---- one model's setup ------------------------------------------------------------------------- */
 
 static enum hml_status parse_class_weight(const struct run_ctx *c, struct model_ctx *m, struct hml_error *err)
@@ -237,6 +257,7 @@ static enum hml_status setup_model(const struct run_ctx *c, struct model_ctx *m,
     m->n_seeds = (int)hml_json_int(m->def, "n_seeds", 1);
     if (m->n_seeds < 1 || m->n_seeds > 100) m->n_seeds = 1;
     rc = resolve_features(c, m, err);
+    if (!rc) rc = guard_inputs(c, m, err);
     if (!rc) rc = parse_class_weight(c, m, err);
     if (rc) return rc;
     /* The content the predictions depend on: the inputs and the target. */
