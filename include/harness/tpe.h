@@ -178,6 +178,13 @@ enum hml_status hml_tpe_trial_get(const struct hml_tpe_study *s, size_t trial,
  * when no trial is complete. */
 enum hml_status hml_tpe_best(const struct hml_tpe_study *s, size_t *trial, double *value,
                              struct hml_error *err);
+/* The acquisition value at a full point: *log_l and *log_g (either may be NULL) get
+ * the log densities of the good and bad mixtures under the trials finished so far;
+ * ask proposes the candidate with the largest log_l − log_g. For explaining a
+ * proposal. HML_ECONFLICT before any trial is complete; HML_EINVAL for a point
+ * that misses an axis or lies outside one. Consumes no randomness. */
+enum hml_status hml_tpe_score(const struct hml_tpe_study *s, const json_t *params, double *log_l,
+                              double *log_g, struct hml_error *err);
 /* "pending", "complete", "failed" / "random", "tpe", "enqueued", "warm_start". */
 const char *hml_tpe_state_name(enum hml_tpe_state st);
 const char *hml_tpe_origin_name(enum hml_tpe_origin o);

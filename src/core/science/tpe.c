@@ -851,7 +851,7 @@ static double bandwidth(size_t n_obs, size_t n_axes, double range)
     return clampd(sg, range / floor_div, range);
 }
 
-static void set_kernel(struct hml_tpe_study *s, struct group *g, size_t c, size_t d, double mu, double sg)
+static void set_kernel(const struct hml_tpe_study *s, struct group *g, size_t c, size_t d, double mu, double sg)
 {
     size_t i = c * s->dims + d;
     g->mu[i] = mu;
@@ -860,7 +860,7 @@ static void set_kernel(struct hml_tpe_study *s, struct group *g, size_t c, size_
     g->lc[i] = -log(sg) - 0.5 * log(2.0 * M_PI) - g->lz[i];
 }
 
-static void group_kernels(struct hml_tpe_study *s, struct group *g, const size_t *rows, size_t n)
+static void group_kernels(const struct hml_tpe_study *s, struct group *g, const size_t *rows, size_t n)
 {
     for (size_t d = 0; d < s->dims; d++) {
         const struct hml_tpe_axis *ax = &s->space->axes[s->axis_of[d]];
@@ -882,7 +882,7 @@ static void group_kernels(struct hml_tpe_study *s, struct group *g, const size_t
     }
 }
 
-static enum hml_status group_build(struct hml_tpe_study *s, struct group *g, const size_t *rows, size_t n,
+static enum hml_status group_build(const struct hml_tpe_study *s, struct group *g, const size_t *rows, size_t n,
                                    struct hml_error *err)
 {
     memset(g, 0, sizeof *g);
@@ -1042,6 +1042,7 @@ static enum hml_status split(const struct hml_tpe_study *s, size_t **rows, size_
     if (!rk || !*rows) {
         hml_free(rk);
         hml_free(*rows);
+        *rows = NULL;
         return hml_fail(err, HML_ENOMEM, W_STUDY, "out of memory");
     }
     size_t nc = 0;
@@ -1073,7 +1074,7 @@ static void work_free(struct work *w)
     hml_free(w->scratch);
 }
 
-static enum hml_status work_init(struct hml_tpe_study *s, struct work *w, struct hml_error *err)
+static enum hml_status work_init(const struct hml_tpe_study *s, struct work *w, struct hml_error *err)
 {
     size_t *rows = NULL, ng = 0, nr = 0;
     memset(w, 0, sizeof *w);
@@ -1122,6 +1123,36 @@ static size_t count_state(const struct hml_tpe_study *s, enum hml_tpe_state st)
     for (size_t i = 0; i < s->n; i++) k += s->t[i].state == st;
     return k;
 }
+
+enum hml_status hml_tpe_score(const struct hml_tpe_study *s, const json_t *params, double *log_l, double *log_g,
+                              struct hml_error *err)
+{
+    HML_ASSERT(s != NULL);
+    if (!count_state(s, HML_TPE_COMPLETE)) {
+        hml_fail(err, HML_ECONFLICT, W_STUDY, "no trial is complete yet, so there is nothing to score against");
+        return hml_hint(err, "tell the study at least one trial's value first");
+    }
+    struct work w;
+    enum hml_status rc = work_init(s, &w, err);
+    if (rc) return rc;
+    rc = point_parse(s, params, w.k.x, err);
+    for (size_t a = 0; !rc && a < s->space->n; a++) {
+        if (isnan(w.k.x[s->off[a]])) {
+            hml_fail(err, HML_EINVAL, W_STUDY, "the point does not give '%s'", s->space->axes[a].key);
+            rc = hml_hint(err, "a point to score needs every axis of the search space");
+        }
+        cand_fill(s, &w.k, a);
+    }
+    if (!rc) {
+        double l = mixture_log(s, &w.good, s->space->n, &w.k, w.scratch);
+        double g = mixture_log(s, &w.bad, s->space->n, &w.k, w.scratch);
+        if (log_l) *log_l = l;
+        if (log_g) *log_g = g;
+    }
+    work_free(&w);
+    return rc;
+}
+
 
 /* ---------------------------------------------------------------- ask / tell */
 
