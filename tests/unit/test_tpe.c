@@ -146,6 +146,8 @@ static const struct bad_case bad_cases[] = {
     {"[]", HML_EINVAL, "the search space has no axes", "add at least one", NULL},
     {"{\"axes\": 3}", HML_EINVAL, "the search space is an integer", "axes", NULL},
     {"[{\"key\": \"a\", \"type\": 3}]", HML_EINVAL, "type is an integer; expected a string", "continuous", NULL},
+    {"[{\"key\": \"a\", \"type\": \"continuous\", \"low\": -1e308, \"high\": 1e308}]", HML_ELIMIT,
+     "the range [-1e+308, 1e+308] is too wide", "narrower", NULL},
 };
 
 TEST(tpe_space_errors_have_hints)

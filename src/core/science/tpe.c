@@ -19,8 +19,6 @@
 
 #define W_SPACE "search_space"
 #define W_STUDY "tpe"
-/* Dims over all axes (subset items count one each): bounds the memory per trial. */
-#define DIMS_MAX 1024
 #define GOOD_MAX 25
 #define LOG_TINY (-700.0) /* log of a probability that underflowed */
 
@@ -114,6 +112,9 @@ static const char *const values_aliases[] = {"values", "choices", "candidates", 
 #define AXIS_JSON "{\"key\": \"models.xgb.params.max_depth\", \"type\": \"integer\", \"low\": 2, \"high\": 10}"
 static const char AXIS_EXAMPLE[] = "e.g. " AXIS_JSON;
 
+/* hml_json_kind, also for an absent value. */
+static const char *kind(const json_t *v) { return v ? hml_json_kind(v) : "missing"; }
+
 /* Equal JSON values, with 1 and 1.0 counting as equal. */
 static bool values_equal(const json_t *a, const json_t *b)
 {
@@ -173,7 +174,7 @@ static enum hml_status axis_key(const json_t *a, size_t i, const char *dict_key,
         return hml_hint(err, "name the config path it sets, %s", AXIS_EXAMPLE);
     }
     if (!key) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "%s: key is %s; expected a string", label, hml_json_kind(k));
+        hml_fail(err, HML_EINVAL, W_SPACE, "%s: key is %s; expected a string", label, kind(k));
         return hml_hint(err, "a key is a dotted config path such as \"models.xgb.params.eta\"");
     }
     size_t len = strlen(key);
@@ -201,7 +202,7 @@ static enum hml_status axis_type(const json_t *a, const char *label, enum hml_tp
                              "(a range needs it: 0..1 could be either)");
     }
     if (!json_is_string(t)) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "%s: type is %s; expected a string", label, hml_json_kind(t));
+        hml_fail(err, HML_EINVAL, W_SPACE, "%s: type is %s; expected a string", label, kind(t));
         return hml_hint(err, "use one of continuous, integer, categorical, subset");
     }
     const char *s = json_string_value(t);
@@ -235,7 +236,7 @@ static enum hml_status range_bound(const json_t *a, const char *label, const cha
         return hml_hint(err, "give both low and high, %s", AXIS_EXAMPLE);
     }
     if (!json_is_number(v)) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "%s: %s is %s; expected a number", label, field, hml_json_kind(v));
+        hml_fail(err, HML_EINVAL, W_SPACE, "%s: %s is %s; expected a number", label, field, kind(v));
         return hml_hint(err, "write the bound as a bare number, e.g. \"%s\": 0.1", field);
     }
     *out = json_number_value(v);
@@ -262,10 +263,14 @@ static enum hml_status parse_range(const json_t *a, const char *label, struct hm
     if (rc) return rc;
     const json_t *lg = json_object_get(a, "log");
     if (lg && !json_is_boolean(lg)) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "%s: log is %s; expected true or false", label, hml_json_kind(lg));
+        hml_fail(err, HML_EINVAL, W_SPACE, "%s: log is %s; expected true or false", label, kind(lg));
         return hml_hint(err, "\"log\": true searches the range log-uniformly");
     }
     ax->log = json_is_true(lg);
+    if (!isfinite(ax->high - ax->low)) {
+        hml_fail(err, HML_ELIMIT, W_SPACE, "%s: the range [%.17g, %.17g] is too wide", label, ax->low, ax->high);
+        return hml_hint(err, "use \"log\": true with a positive low, or narrower bounds");
+    }
     if (!(ax->low < ax->high)) {
         hml_fail(err, HML_EINVAL, W_SPACE, "%s: low (%.17g) must be below high (%.17g)", label, ax->low, ax->high);
         return hml_hint(err, "swap them if reversed; a fixed value belongs in the overlay, not the search space");
@@ -291,7 +296,7 @@ static enum hml_status check_items(const json_t *v, const char *label, bool subs
     for (size_t i = 0; i < n; i++) {
         const json_t *x = json_array_get(v, i);
         if (subset && !json_is_string(x) && !json_is_number(x)) {
-            hml_fail(err, HML_EINVAL, W_SPACE, "%s: subset item %zu is %s", label, i, hml_json_kind(x));
+            hml_fail(err, HML_EINVAL, W_SPACE, "%s: subset item %zu is %s", label, i, kind(x));
             return hml_hint(err, "subset items are names (strings) or numbers");
         }
         for (size_t j = 0; j < i; j++)
@@ -334,7 +339,7 @@ static enum hml_status parse_values(const json_t *a, const char *label, struct h
     if (rc) return rc;
     if (!json_is_array(v)) {
         hml_fail(err, HML_EINVAL, W_SPACE, v ? "%s: values is %s; expected a list" : "%s: a %s axis needs values",
-                 label, v ? hml_json_kind(v) : tn);
+                 label, v ? kind(v) : tn);
         return hml_hint(err, "e.g. \"values\": [\"gbtree\", \"dart\"]");
     }
     rc = check_items(v, label, ax->type == HML_TPE_SUBSET, err);
@@ -360,7 +365,7 @@ static enum hml_status parse_axis(const json_t *a, size_t i, const char *dict_ke
     if (dict_key) snprintf(label, sizeof label, "axes['%.*s']", HML_TPE_KEY_MAX, dict_key);
     else snprintf(label, sizeof label, "axes[%zu]", i);
     if (!json_is_object(a)) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "%s is %s; expected an object", label, hml_json_kind(a));
+        hml_fail(err, HML_EINVAL, W_SPACE, "%s is %s; expected an object", label, kind(a));
         return hml_hint(err, "%s", AXIS_EXAMPLE);
     }
     enum hml_status rc = check_fields(a, label, err);
@@ -389,8 +394,8 @@ static enum hml_status check_space(const struct hml_tpe_space *s, struct hml_err
                 return hml_hint(err, "each config path may be searched by one axis only");
             }
     }
-    if (dims > DIMS_MAX) {
-        hml_fail(err, HML_ELIMIT, W_SPACE, "the search space has %zu dimensions (limit %d)", dims, DIMS_MAX);
+    if (dims > HML_TPE_DIMS_MAX) {
+        hml_fail(err, HML_ELIMIT, W_SPACE, "the search space has %zu dimensions (limit %d)", dims, HML_TPE_DIMS_MAX);
         return hml_hint(err, "each subset item counts as one; search fewer items or axes");
     }
     return HML_OK;
@@ -403,7 +408,7 @@ enum hml_status hml_tpe_space_parse(const json_t *spec, struct hml_tpe_space **o
     if (json_is_object(spec) && json_object_get(spec, "axes")) axes = json_object_get(spec, "axes");
     size_t n = json_is_array(axes) ? json_array_size(axes) : json_is_object(axes) ? json_object_size(axes) : 0;
     if (!json_is_array(axes) && !json_is_object(axes)) {
-        hml_fail(err, HML_EINVAL, W_SPACE, "the search space is %s; expected {\"axes\": [...]}", hml_json_kind(axes));
+        hml_fail(err, HML_EINVAL, W_SPACE, "the search space is %s; expected {\"axes\": [...]}", kind(axes));
         return hml_hint(err, "e.g. {\"axes\": [" AXIS_JSON "]}");
     }
     if (n == 0) {
@@ -724,7 +729,7 @@ static enum hml_status point_parse(const struct hml_tpe_study *s, const json_t *
 {
     if (!json_is_object(params) || json_object_size(params) == 0) {
         hml_fail(err, HML_EINVAL, W_STUDY, "a point is %s; expected an object {key: value}",
-                 json_is_object(params) ? "an empty object" : hml_json_kind(params));
+                 json_is_object(params) ? "an empty object" : kind(params));
         return hml_hint(err, "e.g. {\"%s\": …} with keys from the search space", s->space->axes[0].key);
     }
     for (size_t d = 0; d < s->dims; d++) v[d] = NAN;

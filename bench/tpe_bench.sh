@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# tpe_bench.sh — harness's TPE (include/harness/tpe.h) against Optuna's TPESampler
+# (bench/tpe_peer.py), measured in this run, on the same objectives, search spaces,
+# budgets and seeds (0 .. SEEDS-1):
+#   quad       shifted quadratic: 3 continuous axes (one log), 1 integer, 1 categorical
+#   branin     Branin, 2 continuous axes
+#   hartmann6  Hartmann 6-D, 6 continuous axes, multimodal
+# For each: the best value found (mean over the seeds; lower is better, and the ratio
+# says how much closer to the optimum harness gets) and the per-trial overhead of
+# ask + tell, against Optuna's default sampler and its multivariate one (ours is
+# multivariate), plus random search as the floor. The harness side is a small C
+# driver written below and linked against libharness.a.
+# Set BENCH_TPE_SEEDS (default 40) to trade time for precision.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/release
+OUT=build/bench
+PY=/usr/bin/python3
+SEEDS=${BENCH_TPE_SEEDS:-40}
+mkdir -p "$OUT"
+
+if ! $PY -c 'import optuna' 2>/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  echo "tpe: installing python3-optuna (Debian) for the peer ..." >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -q python3-optuna >&2 || true
+  if ! $PY -c 'import optuna' 2>/dev/null; then
+    echo "tpe: skipped: python3-optuna is not installed and could not be installed (apt-get install python3-optuna)"
+    exit 0
+  fi
+fi
+
+make -s "$B/libharness.a"
+cat > "$OUT/tpe_drive.c" <<'C'
+/* Runs harness's TPE on one objective for SEEDS seeds × BUDGET trials; prints JSON. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "harness/tpe.h"
+
+static const char *QUAD = "[{\"key\":\"x1\",\"type\":\"continuous\",\"low\":-5,\"high\":5},"
+    "{\"key\":\"x2\",\"type\":\"continuous\",\"low\":-5,\"high\":5},"
+    "{\"key\":\"x3\",\"type\":\"continuous\",\"low\":0.001,\"high\":10,\"log\":true},"
+    "{\"key\":\"n\",\"type\":\"integer\",\"low\":1,\"high\":20},"
+    "{\"key\":\"c\",\"type\":\"categorical\",\"values\":[\"a\",\"b\",\"c\",\"d\"]}]";
+static const char *BRANIN = "[{\"key\":\"x\",\"type\":\"continuous\",\"low\":-5,\"high\":10},"
+    "{\"key\":\"y\",\"type\":\"continuous\",\"low\":0,\"high\":15}]";
+static const char *HART = "[{\"key\":\"x0\",\"type\":\"continuous\",\"low\":0,\"high\":1},"
+    "{\"key\":\"x1\",\"type\":\"continuous\",\"low\":0,\"high\":1},{\"key\":\"x2\",\"type\":\"continuous\",\"low\":0,\"high\":1},"
+    "{\"key\":\"x3\",\"type\":\"continuous\",\"low\":0,\"high\":1},{\"key\":\"x4\",\"type\":\"continuous\",\"low\":0,\"high\":1},"
+    "{\"key\":\"x5\",\"type\":\"continuous\",\"low\":0,\"high\":1}]";
+
+static double num(const json_t *p, const char *k) { return json_number_value(json_object_get(p, k)); }
+
+static double quad(const json_t *p)
+{
+    const char *c = json_string_value(json_object_get(p, "c"));
+    double pen = c[0] == 'a' ? 1 : c[0] == 'b' ? 0 : c[0] == 'c' ? 0.5 : 2;
+    return pow(num(p, "x1") - 1.3, 2) + pow(num(p, "x2") + 0.7, 2) + pow(log10(num(p, "x3")) + 1, 2) +
+           0.1 * pow(num(p, "n") - 7, 2) + pen;
+}
+
+static double branin(const json_t *p)
+{
+    double x = num(p, "x"), y = num(p, "y"), b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 1 / (8 * M_PI);
+    return pow(y - b * x * x + c * x - 6, 2) + 10 * (1 - r) * cos(x) + 10;
+}
+
+static double hartmann6(const json_t *p)
+{
+    static const double al[4] = {1.0, 1.2, 3.0, 3.2};
+    static const double A[4][6] = {{10, 3, 17, 3.5, 1.7, 8}, {0.05, 10, 17, 0.1, 8, 14},
+                                   {3, 3.5, 1.7, 10, 17, 8}, {17, 8, 0.05, 10, 0.1, 14}};
+    static const double P[4][6] = {{1312, 1696, 5569, 124, 8283, 5886}, {2329, 4135, 8307, 3736, 1004, 9991},
+                                   {2348, 1451, 3522, 2883, 3047, 6650}, {4047, 8828, 8732, 5743, 1091, 381}};
+    static const char *keys[6] = {"x0", "x1", "x2", "x3", "x4", "x5"};
+    double f = 0;
+    for (int i = 0; i < 4; i++) {
+        double e = 0;
+        for (int j = 0; j < 6; j++) e += A[i][j] * pow(num(p, keys[j]) - P[i][j] * 1e-4, 2);
+        f -= al[i] * exp(-e);
+    }
+    return f;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) return 2;
+    const char *name = argv[1];
+    int seeds = atoi(argv[2]), budget = atoi(argv[3]), random = argc > 4 && !strcmp(argv[4], "random");
+    const char *text = !strcmp(name, "quad") ? QUAD : !strcmp(name, "branin") ? BRANIN : HART;
+    double (*f)(const json_t *) = !strcmp(name, "quad") ? quad : !strcmp(name, "branin") ? branin : hartmann6;
+    double best_sum = 0, clock = 0;
+    json_t *spec = json_loads(text, 0, NULL);
+    for (int s = 0; s < seeds; s++) {
+        struct hml_error err = {0};
+        struct hml_tpe_space *sp = NULL;
+        struct hml_tpe_study *st = NULL;
+        struct hml_tpe_options o;
+        hml_tpe_options_default(&o);
+        o.seed = (uint64_t)s;
+        o.budget = (size_t)budget;
+        if (random) o.n_startup = (size_t)budget;
+        if (hml_tpe_space_parse(spec, &sp, &err) || hml_tpe_study_new(sp, &o, &st, &err)) {
+            fprintf(stderr, "tpe_drive: %s\n", err.message);
+            return 1;
+        }
+        double best = INFINITY;
+        for (int i = 0; i < budget; i++) {
+            size_t t = 0;
+            json_t *p = NULL;
+            double t0 = now();
+            if (hml_tpe_ask(st, &t, &p, &err)) return fprintf(stderr, "tpe_drive: %s\n", err.message), 1;
+            double t1 = now(), v = f(p), t2 = now();
+            hml_tpe_tell(st, t, v, &err);
+            clock += (t1 - t0) + (now() - t2);
+            best = v < best ? v : best;
+            json_decref(p);
+        }
+        best_sum += best;
+        hml_tpe_study_free(st);
+    }
+    json_decref(spec);
+    printf("{\"mean_best\": %.17g, \"seconds_per_trial\": %.17g}\n", best_sum / seeds, clock / ((double)seeds * budget));
+    return 0;
+}
+C
+cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude "$OUT/tpe_drive.c" "$B/libharness.a" \
+  $(pkg-config --libs jansson yaml-0.1 sqlite3) -lm -lpthread -o "$OUT/tpe_drive"
+
+for spec in "quad 50 0" "branin 50 0.397887" "hartmann6 100 -3.32237"; do
+  read -r obj budget optimum <<<"$spec"
+  h=$("$OUT/tpe_drive" "$obj" "$SEEDS" "$budget")
+  r=$("$OUT/tpe_drive" "$obj" "$SEEDS" "$budget" random)
+  o=$($PY bench/tpe_peer.py "$obj" "$SEEDS" "$budget")
+  m=$($PY bench/tpe_peer.py "$obj" "$SEEDS" "$budget" multivariate)
+  $PY - "$obj" "$budget" "$SEEDS" "$optimum" "$h" "$r" "$o" "$m" <<'PY'
+import json, sys
+obj, budget, seeds, opt = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+h, r, o, m = (json.loads(a) for a in sys.argv[5:9])
+gap = lambda j: j["mean_best"] - opt  # distance above the optimum: the fair ratio
+print(f"tpe {obj} ({budget} trials, mean of {seeds} seeds, optimum {opt:g}): best found "
+      f"harness {h['mean_best']:.4f}, optuna {o['optuna']} {o['mean_best']:.4f} (multivariate {m['mean_best']:.4f}), "
+      f"random {r['mean_best']:.4f}; gap to optimum optuna/harness {gap(o) / gap(h):.2f}x "
+      f"(multivariate {gap(m) / gap(h):.2f}x)")
+print(f"tpe {obj} ask+tell per trial: harness {1e6 * h['seconds_per_trial']:.0f} us, optuna "
+      f"{1e3 * o['seconds_per_trial']:.2f} ms (multivariate {1e3 * m['seconds_per_trial']:.2f} ms); "
+      f"ratio {o['seconds_per_trial'] / h['seconds_per_trial']:.0f}x")
+PY
+done
