@@ -38,7 +38,7 @@
  *     The prior component is centred mid-range with σ = the range, uniform over
  *     choices and ½ per subset item; a trial that lacks an axis uses the prior's
  *     kernel there. Widths follow Scott's rule over the whole point,
- *     σ = 0.15·m^(-1/(d+4))·range (m = the group's trials that give the axis,
+ *     σ = 0.1·m^(-1/(d+4))·range (m = the group's trials that give the axis,
  *     d = number of axes), clipped to [range/min(100, m+1), range].
  *  4. n_candidates points are drawn whole from the good mixture (a component, then
  *     each axis from its kernel; subsets repaired to their size limits by adding or

@@ -851,7 +851,7 @@ static double smooth(const struct group *g, double k)
 static double bandwidth(size_t n_obs, size_t n_axes, double range)
 {
     double nn = n_obs ? (double)n_obs : 1.0;
-    double sg = 0.15 * pow(nn, -1.0 / ((double)n_axes + 4.0)) * range;
+    double sg = 0.1 * pow(nn, -1.0 / ((double)n_axes + 4.0)) * range;
     double floor_div = nn + 1 < 100 ? nn + 1 : 100;
     return clampd(sg, range / floor_div, range);
 }
