@@ -815,6 +815,9 @@ struct group {
     double *lc;          /* m × dims: log normaliser of a continuous kernel */
     double *lz;          /* m × dims: log truncation mass                   */
     double n;            /* trials in the group                             */
+    /* per axis, categorical and subset: log k for a match with the trial's
+     * choice (or an item's bit), for a mismatch, and under the prior */
+    double lhit[HML_TPE_AXES_MAX], lmiss[HML_TPE_AXES_MAX], lprior[HML_TPE_AXES_MAX];
 };
 
 static void group_free(struct group *g)
@@ -887,6 +890,18 @@ static void group_kernels(const struct hml_tpe_study *s, struct group *g, const 
     }
 }
 
+static void group_discrete(const struct hml_tpe_study *s, struct group *g)
+{
+    for (size_t a = 0; a < s->space->n; a++) {
+        const struct hml_tpe_axis *ax = &s->space->axes[a];
+        double k = ax->type == HML_TPE_CATEGORICAL ? (double)json_array_size(ax->values) : 2.0;
+        double eps = smooth(g, k);
+        g->lhit[a] = log(1.0 - eps + eps / k);
+        g->lmiss[a] = log(eps / k);
+        g->lprior[a] = -log(k);
+    }
+}
+
 static enum hml_status group_build(const struct hml_tpe_study *s, struct group *g, const size_t *rows, size_t n,
                                    struct hml_error *err)
 {
@@ -912,6 +927,7 @@ static enum hml_status group_build(const struct hml_tpe_study *s, struct group *
     g->cumw[g->m - 1] = 1.0;
     g->n = (double)n;
     group_kernels(s, g, rows, n);
+    group_discrete(s, g);
     return HML_OK;
 }
 
@@ -946,17 +962,11 @@ static double kernel_log(const struct hml_tpe_study *s, const struct group *g, s
     }
     if (ax->type == HML_TPE_INTEGER)
         return safe_log(norm_mass((k->ua[d0] - mu) / sg, (k->ub[d0] - mu) / sg)) - g->lz[i];
-    if (ax->type == HML_TPE_CATEGORICAL) {
-        double nk = (double)json_array_size(ax->values);
-        if (isnan(mu)) return -log(nk);
-        double eps = smooth(g, nk);
-        return log((k->x[d0] == mu ? 1.0 - eps : 0.0) + eps / nk);
-    }
+    if (ax->type == HML_TPE_CATEGORICAL) return isnan(mu) ? g->lprior[a] : k->x[d0] == mu ? g->lhit[a] : g->lmiss[a];
     double sum = 0;
     for (size_t d = d0; d < s->off[a + 1]; d++) {
         double b = g->mu[c * s->dims + d];
-        double p = isnan(b) ? 0.5 : b > 0.5 ? 1.0 - 0.5 * smooth(g, 2) : 0.5 * smooth(g, 2);
-        sum += log(k->x[d] > 0.5 ? p : 1.0 - p);
+        sum += isnan(b) ? g->lprior[a] : (k->x[d] > 0.5) == (b > 0.5) ? g->lhit[a] : g->lmiss[a];
     }
     return sum;
 }
