@@ -44,6 +44,30 @@ def hartmann6(t):
                 for i in range(4))
 
 
+def rosenbrock4(t):
+    """Rosenbrock 4-D on [-2, 2]^4; min 0 (a curved valley)."""
+    x = [t.suggest_float("r%d" % j, -2, 2) for j in range(4)]
+    return sum(100 * (x[j + 1] - x[j] ** 2) ** 2 + (1 - x[j]) ** 2 for j in range(3))
+
+
+BOOSTER = {"gbtree": 0.0, "dart": 0.2, "gblinear": 0.8}
+LOSS_BEST, LOSS_NEXT = "huber", "l2"
+
+
+def gbm_like(t):
+    """A model-tuning shape: learning rate x trees trade off (log axes, one integer),
+    depth, subsample, and two categoricals; min 0."""
+    lr = t.suggest_float("lr", 1e-4, 1, log=True)
+    trees = t.suggest_int("trees", 10, 2000, log=True)
+    depth = t.suggest_int("depth", 1, 12)
+    booster = t.suggest_categorical("booster", ["gbtree", "dart", "gblinear"])
+    loss = t.suggest_categorical("loss", ["l2", "l1", "huber", "quantile", "poisson", "gamma"])
+    sub = t.suggest_float("sub", 0.3, 1)
+    f = (math.log10(lr) + math.log10(trees) - 1.3) ** 2 + 0.3 * (math.log10(trees) - 2.5) ** 2
+    f += 0.05 * (depth - 5) ** 2 + 2 * (sub - 0.75) ** 2 + BOOSTER[booster]
+    return f + (0.0 if loss == LOSS_BEST else 0.3 if loss == LOSS_NEXT else 0.6)
+
+
 def run(objective, seeds, budget, multivariate):
     best_sum, clock, trials = 0.0, 0.0, 0
     for seed in range(seeds):
@@ -67,7 +91,8 @@ if __name__ == "__main__":
     warnings.simplefilter("ignore")  # multivariate=True is flagged experimental
     name, seeds, budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     multivariate = len(sys.argv) > 4 and sys.argv[4] == "multivariate"
-    objective = {"quad": quad, "branin": branin, "hartmann6": hartmann6}[name]
+    objective = {"quad": quad, "branin": branin, "hartmann6": hartmann6, "rosenbrock4": rosenbrock4,
+                 "gbm_like": gbm_like}[name]
     best, per_trial = run(objective, seeds, budget, multivariate)
     print(json.dumps({"objective": name, "optuna": optuna.__version__, "multivariate": multivariate,
                       "mean_best": best, "seconds_per_trial": per_trial}))
