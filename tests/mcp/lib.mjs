@@ -42,8 +42,12 @@ export function eq(a, b, msg) {
   if (x !== y) throw new Error(`${msg || 'not equal'}: ${x} !== ${y}`);
 }
 
-/** Waits until pred() is truthy, polling; throws after ms. */
+/** Waits until pred() is truthy, polling; throws after ms. The limits are what a quiet
+ * machine needs; CI machines are shared and ASan builds are slow, so every limit is
+ * stretched (HML_TIMEOUT_SCALE, default 6). A passing wait costs only the time it takes. */
+const SCALE = Number(process.env.HML_TIMEOUT_SCALE || 6);
 export async function until(pred, ms, what) {
+  ms *= SCALE;
   const end = Date.now() + ms;
   for (;;) {
     const v = await pred();
