@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { assert, cli, eq, sdkClient, titanicProject, tmpdir } from './lib.mjs';
+import { assert, cli, eq, sdkClient, sleep, titanicProject, tmpdir, until } from './lib.mjs';
 
 export const tests = [];
 const test = (name, fn) => tests.push([name, fn]);
@@ -83,6 +83,9 @@ test('events: an unwritable log never fails a call and is reported on stderr onc
         const r = await c.client.callTool({ name: 'data', arguments: { action: 'status' } });
         eq(r.isError, false, `call ${i} succeeds with HARNESS_HOME=${home}`);
       }
+      // stderr is its own pipe: wait for the note rather than race the responses.
+      await until(() => /event log/.test(c.stderr()), 2000, 'the event-log note on stderr');
+      await sleep(50);
       const lines = c.stderr().split('\n').filter((l) => /event log/.test(l));
       eq(lines.length, 1, `one stderr line: ${c.stderr()}`);
       assert(/event log off: cannot .*HARNESS_HOME/.test(lines[0]), lines[0]);
