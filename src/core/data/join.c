@@ -1,6 +1,7 @@
 /* join.c — key-based joins: a hash from right-key text to row, then a gather. */
 #include "harness/join.h"
 #include "harness/alloc.h"
+#include "harness/blob.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -59,12 +60,6 @@ struct keymap {
     size_t *row; /* SIZE_MAX = empty */
 };
 
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
 
 static enum hml_status lookup_cols(const struct hml_frame *f, const char *const *keys, size_t n,
                                    size_t *idx, const char *side, struct hml_error *err)
@@ -92,7 +87,7 @@ static enum hml_status build_map(const struct hml_frame *r, const size_t *rk, si
     char a[KEY_MAX], b[KEY_MAX];
     for (size_t i = 0; i < r->nrows; i++) {
         size_t n = hml_row_key(r, rk, nk, i, a, sizeof a);
-        uint64_t h = fnv(a, n);
+        uint64_t h = hml_fnv1a(a, n);
         size_t s = (size_t)h & (m->cap - 1);
         for (; m->row[s] != SIZE_MAX; s = (s + 1) & (m->cap - 1)) {
             if (m->hash[s] != h) continue;
@@ -114,7 +109,7 @@ static size_t map_find(const struct keymap *m, const struct hml_frame *r, const 
                        size_t nk, const char *key, size_t n)
 {
     char b[KEY_MAX];
-    uint64_t h = fnv(key, n);
+    uint64_t h = hml_fnv1a(key, n);
     for (size_t s = (size_t)h & (m->cap - 1); m->row[s] != SIZE_MAX; s = (s + 1) & (m->cap - 1)) {
         if (m->hash[s] != h) continue;
         hml_row_key(r, rk, nk, m->row[s], b, sizeof b);

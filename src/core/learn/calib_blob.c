@@ -17,32 +17,15 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/blob.h"
 
 #define MAGIC          "HMLCAL"
 #define MAGIC_LEN      6
 #define FORMAT_VERSION 1
 #define HEADER_BYTES   64
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
 
-static void put_le(struct hml_buf *b, uint64_t v, size_t bytes)
-{
-    uint8_t t[8];
-    for (size_t i = 0; i < bytes; i++) t[i] = (uint8_t)(v >> (8 * i));
-    hml_buf_append(b, t, bytes);
-}
 
-static void put_f64(struct hml_buf *b, double x)
-{
-    uint64_t v;
-    memcpy(&v, &x, sizeof v);
-    put_le(b, v, 8);
-}
 
 enum hml_status hml_calib_save(const struct hml_calib *c, struct hml_buf *out, struct hml_error *err)
 {
@@ -50,44 +33,26 @@ enum hml_status hml_calib_save(const struct hml_calib *c, struct hml_buf *out, s
     HML_ASSERT((unsigned)c->kind < HML_CALIB_KIND_COUNT_);
     size_t start = out->len;
     hml_buf_append(out, MAGIC, MAGIC_LEN);
-    put_le(out, FORMAT_VERSION, 2);
+    hml_blob_put_le(out, FORMAT_VERSION, 2);
     const uint8_t flags[8] = {(uint8_t)c->kind, c->converged, c->slope != NULL, 0, 0, 0, 0, 0};
     hml_buf_append(out, flags, sizeof flags);
-    put_le(out, c->rows, 8);
-    put_le(out, c->points, 8);
-    put_f64(out, c->a);
-    put_f64(out, c->b);
-    put_f64(out, c->c);
-    put_f64(out, c->prob_max);
+    hml_blob_put_le(out, c->rows, 8);
+    hml_blob_put_le(out, c->points, 8);
+    hml_blob_put_f64(out, c->a);
+    hml_blob_put_f64(out, c->b);
+    hml_blob_put_f64(out, c->c);
+    hml_blob_put_f64(out, c->prob_max);
     HML_ASSERT(!hml_buf_ok(out) || out->len - start == HEADER_BYTES);
-    for (size_t i = 0; i < c->points; i++) put_f64(out, c->x[i]);
-    for (size_t i = 0; i < c->points; i++) put_f64(out, c->y[i]);
-    for (size_t i = 0; c->slope && i < c->points; i++) put_f64(out, c->slope[i]);
-    if (hml_buf_ok(out)) put_le(out, fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
+    for (size_t i = 0; i < c->points; i++) hml_blob_put_f64(out, c->x[i]);
+    for (size_t i = 0; i < c->points; i++) hml_blob_put_f64(out, c->y[i]);
+    for (size_t i = 0; c->slope && i < c->points; i++) hml_blob_put_f64(out, c->slope[i]);
+    if (hml_buf_ok(out)) hml_blob_put_le(out, hml_fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
     if (!hml_buf_ok(out)) return hml_fail(err, HML_ENOMEM, HML__CALIB_WHERE, "out of memory saving a calibrator");
     return HML_OK;
 }
 
-struct reader {
-    const uint8_t *p;
-    size_t off;
-};
 
-static uint64_t get_le(struct reader *r, size_t bytes)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
-    r->off += bytes;
-    return v;
-}
 
-static double get_f64(struct reader *r)
-{
-    uint64_t v = get_le(r, 8);
-    double x;
-    memcpy(&x, &v, sizeof x);
-    return x;
-}
 
 static enum hml_status bad_blob(const char *why, struct hml_error *err)
 {
@@ -96,7 +61,7 @@ static enum hml_status bad_blob(const char *why, struct hml_error *err)
 }
 
 /* The header fields that decide the shape; checks they fit each other and len. */
-static enum hml_status read_shape(struct reader *r, size_t len, struct hml_calib *hdr, bool *has_slope,
+static enum hml_status read_shape(struct hml_blob_reader *r, size_t len, struct hml_calib *hdr, bool *has_slope,
                                   struct hml_error *err)
 {
     r->off = MAGIC_LEN + 2;
@@ -107,7 +72,7 @@ static enum hml_status read_shape(struct reader *r, size_t len, struct hml_calib
     hdr->kind = (enum hml_calib_kind)f[0];
     hdr->converged = f[1];
     *has_slope = f[2];
-    uint64_t rows = get_le(r, 8), points = get_le(r, 8);
+    uint64_t rows = hml_blob_get_le(r, 8), points = hml_blob_get_le(r, 8);
     bool pointed = hdr->kind == HML_CALIB_ISOTONIC || hdr->kind == HML_CALIB_SPLINE;
     if (rows > HML_CALIB_ROWS_MAX || points > rows || (pointed ? points == 0 : points != 0) ||
         *has_slope != (hdr->kind == HML_CALIB_SPLINE))
@@ -115,7 +80,7 @@ static enum hml_status read_shape(struct reader *r, size_t len, struct hml_calib
     if (len != HEADER_BYTES + 8 * points * (*has_slope ? 3 : 2) + 8) return bad_blob("wrong length", err);
     hdr->rows = (size_t)rows;
     hdr->points = (size_t)points;
-    hdr->a = get_f64(r), hdr->b = get_f64(r), hdr->c = get_f64(r), hdr->prob_max = get_f64(r);
+    hdr->a = hml_blob_get_f64(r), hdr->b = hml_blob_get_f64(r), hdr->c = hml_blob_get_f64(r), hdr->prob_max = hml_blob_get_f64(r);
     return HML_OK;
 }
 
@@ -137,18 +102,18 @@ enum hml_status hml_calib_load(const void *blob, size_t len, struct hml_calib **
 {
     HML_ASSERT(out != NULL);
     HML_ASSERT(blob != NULL || len == 0);
-    struct reader r = {blob, 0};
+    struct hml_blob_reader r = {blob, 0};
     if (len < HEADER_BYTES + 8) return bad_blob("too short", err);
     if (memcmp(r.p, MAGIC, MAGIC_LEN) != 0) return bad_blob("bad magic", err);
     r.off = MAGIC_LEN;
-    uint64_t version = get_le(&r, 2);
+    uint64_t version = hml_blob_get_le(&r, 2);
     if (version == 0 || version > FORMAT_VERSION) {
         hml_fail(err, HML_EINVAL, HML__CALIB_WHERE, "calibrator format version %u is newer than this build reads (%d)",
                  (unsigned)version, FORMAT_VERSION);
         return hml_hint(err, "load it with the harness version that saved it, or refit the calibration");
     }
-    struct reader tail = {blob, len - 8};
-    if (get_le(&tail, 8) != fnv1a(r.p, len - 8)) return bad_blob("checksum mismatch", err);
+    struct hml_blob_reader tail = {blob, len - 8};
+    if (hml_blob_get_le(&tail, 8) != hml_fnv1a(r.p, len - 8)) return bad_blob("checksum mismatch", err);
     struct hml_calib hdr = {0};
     bool has_slope = false;
     enum hml_status rc = read_shape(&r, len, &hdr, &has_slope, err);
@@ -158,9 +123,9 @@ enum hml_status hml_calib_load(const void *blob, size_t len, struct hml_calib **
     c->converged = hdr.converged, c->rows = hdr.rows;
     c->a = hdr.a, c->b = hdr.b, c->c = hdr.c, c->prob_max = hdr.prob_max;
     HML_ASSERT(r.off == HEADER_BYTES);
-    for (size_t i = 0; i < c->points; i++) c->x[i] = get_f64(&r);
-    for (size_t i = 0; i < c->points; i++) c->y[i] = get_f64(&r);
-    for (size_t i = 0; has_slope && i < c->points; i++) c->slope[i] = get_f64(&r);
+    for (size_t i = 0; i < c->points; i++) c->x[i] = hml_blob_get_f64(&r);
+    for (size_t i = 0; i < c->points; i++) c->y[i] = hml_blob_get_f64(&r);
+    for (size_t i = 0; has_slope && i < c->points; i++) c->slope[i] = hml_blob_get_f64(&r);
     if (!plausible(c)) {
         hml_calib_free(c);
         return bad_blob("values out of range", err);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/blob.h"
 #include "harness/model_linear.h"
 #include "model_linear_int.h"
 
@@ -23,30 +24,12 @@
 #define FORMAT_VERSION 1
 #define HEADER_BYTES 80
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
 
-static void put_le(struct hml_buf *b, uint64_t v, size_t bytes)
-{
-    uint8_t t[8];
-    for (size_t i = 0; i < bytes; i++) t[i] = (uint8_t)(v >> (8 * i));
-    hml_buf_append(b, t, bytes);
-}
 
-static void put_f64(struct hml_buf *b, double x)
-{
-    uint64_t v;
-    memcpy(&v, &x, sizeof v);
-    put_le(b, v, 8);
-}
 
 static void put_f64s(struct hml_buf *b, const double *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) put_f64(b, x[i]);
+    for (size_t i = 0; i < n; i++) hml_blob_put_f64(b, x[i]);
 }
 
 enum hml_status hml__lin_save(const struct hml_model *base, struct hml_buf *out, struct hml_error *err)
@@ -59,46 +42,28 @@ enum hml_status hml__lin_save(const struct hml_model *base, struct hml_buf *out,
     }
     size_t start = out->len;
     hml_buf_append(out, MAGIC, MAGIC_LEN);
-    put_le(out, FORMAT_VERSION, 2);
+    hml_blob_put_le(out, FORMAT_VERSION, 2);
     const uint8_t flags[8] = {(uint8_t)m->kind, (uint8_t)m->mode, m->par.fit_intercept, m->par.penalised,
                               (uint8_t)m->par.solver, m->converged, 0, 0};
     hml_buf_append(out, flags, sizeof flags);
-    put_le(out, (uint32_t)m->par.max_iter, 4);
-    put_le(out, m->iterations, 4);
-    put_f64(out, m->par.C);
-    put_f64(out, m->par.alpha);
-    put_f64(out, m->par.l1_ratio);
-    put_f64(out, m->par.tol);
-    put_le(out, m->cols, 8);
-    put_le(out, m->n_classes, 8);
-    put_le(out, m->outs, 8);
+    hml_blob_put_le(out, (uint32_t)m->par.max_iter, 4);
+    hml_blob_put_le(out, m->iterations, 4);
+    hml_blob_put_f64(out, m->par.C);
+    hml_blob_put_f64(out, m->par.alpha);
+    hml_blob_put_f64(out, m->par.l1_ratio);
+    hml_blob_put_f64(out, m->par.tol);
+    hml_blob_put_le(out, m->cols, 8);
+    hml_blob_put_le(out, m->n_classes, 8);
+    hml_blob_put_le(out, m->outs, 8);
     HML_ASSERT(!hml_buf_ok(out) || out->len - start == HEADER_BYTES);
     put_f64s(out, m->store, 3 * m->cols + m->outs * m->cols + m->outs);
-    if (hml_buf_ok(out)) put_le(out, fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
+    if (hml_buf_ok(out)) hml_blob_put_le(out, hml_fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
     if (!hml_buf_ok(out)) return hml_fail(err, HML_ENOMEM, "models.save", "out of memory saving a %s model", base->vt->name);
     return HML_OK;
 }
 
-struct reader {
-    const uint8_t *p;
-    size_t off;
-};
 
-static uint64_t get_le(struct reader *r, size_t bytes)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
-    r->off += bytes;
-    return v;
-}
 
-static double get_f64(struct reader *r)
-{
-    uint64_t v = get_le(r, 8);
-    double x;
-    memcpy(&x, &v, sizeof x);
-    return x;
-}
 
 static enum hml_status bad_blob(const struct hml_model_vt *vt, const char *why, struct hml_error *err)
 {
@@ -107,10 +72,10 @@ static enum hml_status bad_blob(const struct hml_model_vt *vt, const char *why, 
 }
 
 /* The shape fields; checks they agree with each other and with len. */
-static enum hml_status read_shape(const struct hml_model_vt *vt, struct reader *r, size_t len, struct hml__linear *m,
+static enum hml_status read_shape(const struct hml_model_vt *vt, struct hml_blob_reader *r, size_t len, struct hml__linear *m,
                                   struct hml_error *err)
 {
-    uint64_t cols = get_le(r, 8), classes = get_le(r, 8), outs = get_le(r, 8);
+    uint64_t cols = hml_blob_get_le(r, 8), classes = hml_blob_get_le(r, 8), outs = hml_blob_get_le(r, 8);
     bool classifier = m->mode == HML_MODE_CLASSIFIER;
     uint64_t want_outs = classifier && classes > 2 ? classes : 1;
     if (cols > HML__LIN_COLS_MAX || classes > HML__LIN_CLASSES_MAX || outs != want_outs ||
@@ -123,7 +88,7 @@ static enum hml_status read_shape(const struct hml_model_vt *vt, struct reader *
     return HML_OK;
 }
 
-static enum hml_status read_header(const struct hml_model_vt *vt, struct reader *r, size_t len, struct hml__linear *m,
+static enum hml_status read_header(const struct hml_model_vt *vt, struct hml_blob_reader *r, size_t len, struct hml__linear *m,
                                    struct hml_error *err)
 {
     r->off = MAGIC_LEN + 2;
@@ -144,29 +109,29 @@ static enum hml_status read_header(const struct hml_model_vt *vt, struct reader 
     m->par.penalised = f[3];
     m->par.solver = (enum hml__lin_solver)f[4];
     m->converged = f[5];
-    m->par.max_iter = (int)get_le(r, 4);
-    m->iterations = (uint32_t)get_le(r, 4);
-    m->par.C = get_f64(r);
-    m->par.alpha = get_f64(r);
-    m->par.l1_ratio = get_f64(r);
-    m->par.tol = get_f64(r);
+    m->par.max_iter = (int)hml_blob_get_le(r, 4);
+    m->iterations = (uint32_t)hml_blob_get_le(r, 4);
+    m->par.C = hml_blob_get_f64(r);
+    m->par.alpha = hml_blob_get_f64(r);
+    m->par.l1_ratio = hml_blob_get_f64(r);
+    m->par.tol = hml_blob_get_f64(r);
     return read_shape(vt, r, len, m, err);
 }
 
 enum hml_status hml__lin_load(const struct hml_model_vt *vt, const void *data, size_t len, struct hml_model **out,
                               struct hml_error *err)
 {
-    struct reader r = {.p = data};
+    struct hml_blob_reader r = {.p = data};
     if (!data || len < HEADER_BYTES + 8 || memcmp(data, MAGIC, MAGIC_LEN)) return bad_blob(vt, "no header", err);
     r.off = MAGIC_LEN;
-    uint64_t version = get_le(&r, 2);
+    uint64_t version = hml_blob_get_le(&r, 2);
     if (version != FORMAT_VERSION) {
         hml_fail(err, HML_EINVAL, "models.load", "the %s model was saved in format %u, this build reads %d", vt->name,
                  (unsigned)version, FORMAT_VERSION);
         return hml_hint(err, "load it with the harness version that saved it, or fit it again");
     }
-    struct reader tail = {.p = data, .off = len - 8};
-    if (get_le(&tail, 8) != fnv1a(data, len - 8)) return bad_blob(vt, "checksum mismatch (damaged)", err);
+    struct hml_blob_reader tail = {.p = data, .off = len - 8};
+    if (hml_blob_get_le(&tail, 8) != hml_fnv1a(data, len - 8)) return bad_blob(vt, "checksum mismatch (damaged)", err);
     struct hml__linear *m = hml_calloc(1, sizeof *m);
     if (!m) return hml_fail(err, HML_ENOMEM, "models.load", "out of memory loading a %s model", vt->name);
     m->base.vt = vt;
@@ -176,7 +141,7 @@ enum hml_status hml__lin_load(const struct hml_model_vt *vt, const void *data, s
         return rc;
     }
     size_t n = 3 * m->cols + m->outs * m->cols + m->outs;
-    for (size_t i = 0; i < n; i++) m->store[i] = get_f64(&r);
+    for (size_t i = 0; i < n; i++) m->store[i] = hml_blob_get_f64(&r);
     for (size_t j = 0; j < m->cols && !rc; j++)
         if (!(m->scale[j] > 0) || !isfinite(m->scale[j])) rc = bad_blob(vt, "bad scale", err);
     if (rc) {

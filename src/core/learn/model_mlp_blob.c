@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/blob.h"
 #include "model_mlp_int.h"
 
 #define MAGIC "HMLMLP"
@@ -25,33 +26,15 @@
 #define FORMAT_VERSION 1
 #define HEADER_BYTES 128
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
 
-static void put_le(struct hml_buf *b, uint64_t v, size_t bytes)
-{
-    uint8_t t[8];
-    for (size_t i = 0; i < bytes; i++) t[i] = (uint8_t)(v >> (8 * i));
-    hml_buf_append(b, t, bytes);
-}
 
-static void put_f64(struct hml_buf *b, double x)
-{
-    uint64_t v;
-    memcpy(&v, &x, sizeof v);
-    put_le(b, v, 8);
-}
 
 static void put_f32s(struct hml_buf *b, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t v;
         memcpy(&v, &x[i], sizeof v);
-        put_le(b, v, 4);
+        hml_blob_put_le(b, v, 4);
     }
 }
 
@@ -59,19 +42,19 @@ static void put_header(struct hml_buf *out, const struct hml__mlp *m)
 {
     const struct hml__mlp_params *p = &m->par;
     hml_buf_append(out, MAGIC, MAGIC_LEN);
-    put_le(out, FORMAT_VERSION, 2);
+    hml_blob_put_le(out, FORMAT_VERSION, 2);
     const uint8_t flags[4] = {(uint8_t)m->mode, p->batch_norm, m->stopped_early, 0};
     hml_buf_append(out, flags, sizeof flags);
-    put_le(out, p->hidden, 4);
+    hml_blob_put_le(out, p->hidden, 4);
     const uint32_t counts[6] = {p->batch_size, p->max_epochs, p->patience, m->epochs_run, m->best_epoch, 0};
-    for (int i = 0; i < 6; i++) put_le(out, counts[i], 4);
+    for (int i = 0; i < 6; i++) hml_blob_put_le(out, counts[i], 4);
     const double nums[7] = {p->dropout, p->learning_rate, p->beta1, p->beta2, p->eps, p->weight_decay,
                             p->validation_fraction};
-    for (int i = 0; i < 7; i++) put_f64(out, nums[i]);
-    put_le(out, m->cols, 8);
-    put_le(out, m->n_classes, 8);
-    put_f64(out, m->y_mean);
-    put_f64(out, m->y_scale);
+    for (int i = 0; i < 7; i++) hml_blob_put_f64(out, nums[i]);
+    hml_blob_put_le(out, m->cols, 8);
+    hml_blob_put_le(out, m->n_classes, 8);
+    hml_blob_put_f64(out, m->y_mean);
+    hml_blob_put_f64(out, m->y_scale);
 }
 
 enum hml_status hml__mlp_save(const struct hml_model *base, struct hml_buf *out, struct hml_error *err)
@@ -85,34 +68,16 @@ enum hml_status hml__mlp_save(const struct hml_model *base, struct hml_buf *out,
     size_t start = out->len;
     put_header(out, m);
     HML_ASSERT(!hml_buf_ok(out) || out->len - start == HEADER_BYTES);
-    for (size_t l = 0; l < m->par.hidden; l++) put_le(out, m->par.width[l], 4);
-    for (size_t i = 0; i < 3 * m->cols; i++) put_f64(out, m->median[i]); /* median, mean, scale are contiguous */
+    for (size_t l = 0; l < m->par.hidden; l++) hml_blob_put_le(out, m->par.width[l], 4);
+    for (size_t i = 0; i < 3 * m->cols; i++) hml_blob_put_f64(out, m->median[i]); /* median, mean, scale are contiguous */
     put_f32s(out, m->net.theta, m->net.n_theta + m->net.n_running);
-    if (hml_buf_ok(out)) put_le(out, fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
+    if (hml_buf_ok(out)) hml_blob_put_le(out, hml_fnv1a((const uint8_t *)out->p + start, out->len - start), 8);
     if (!hml_buf_ok(out)) return hml_fail(err, HML_ENOMEM, "models.save", "out of memory saving an mlp model");
     return HML_OK;
 }
 
-struct reader {
-    const uint8_t *p;
-    size_t off;
-};
 
-static uint64_t get_le(struct reader *r, size_t bytes)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
-    r->off += bytes;
-    return v;
-}
 
-static double get_f64(struct reader *r)
-{
-    uint64_t v = get_le(r, 8);
-    double x;
-    memcpy(&x, &v, sizeof x);
-    return x;
-}
 
 static enum hml_status bad_blob(const char *why, struct hml_error *err)
 {
@@ -121,7 +86,7 @@ static enum hml_status bad_blob(const char *why, struct hml_error *err)
 }
 
 /* Settings and counters; checks what fit and predict rely on. */
-static enum hml_status read_settings(struct reader *r, struct hml__mlp *m, struct hml_error *err)
+static enum hml_status read_settings(struct hml_blob_reader *r, struct hml__mlp *m, struct hml_error *err)
 {
     struct hml__mlp_params *p = &m->par;
     const uint8_t *f = r->p + r->off;
@@ -130,16 +95,16 @@ static enum hml_status read_settings(struct reader *r, struct hml__mlp *m, struc
     m->mode = (enum hml_model_mode)f[0];
     p->batch_norm = f[1];
     m->stopped_early = f[2];
-    uint64_t hidden = get_le(r, 4);
-    p->batch_size = (uint32_t)get_le(r, 4);
-    p->max_epochs = (uint32_t)get_le(r, 4);
-    p->patience = (uint32_t)get_le(r, 4);
-    m->epochs_run = (uint32_t)get_le(r, 4);
-    m->best_epoch = (uint32_t)get_le(r, 4);
+    uint64_t hidden = hml_blob_get_le(r, 4);
+    p->batch_size = (uint32_t)hml_blob_get_le(r, 4);
+    p->max_epochs = (uint32_t)hml_blob_get_le(r, 4);
+    p->patience = (uint32_t)hml_blob_get_le(r, 4);
+    m->epochs_run = (uint32_t)hml_blob_get_le(r, 4);
+    m->best_epoch = (uint32_t)hml_blob_get_le(r, 4);
     r->off += 4;
     double *nums[7] = {&p->dropout, &p->learning_rate, &p->beta1, &p->beta2, &p->eps, &p->weight_decay,
                        &p->validation_fraction};
-    for (int i = 0; i < 7; i++) *nums[i] = get_f64(r);
+    for (int i = 0; i < 7; i++) *nums[i] = hml_blob_get_f64(r);
     if (hidden > HML__MLP_HIDDEN_MAX || p->batch_size < 1 || p->batch_size > HML__MLP_BATCH_MAX ||
         p->max_epochs < 1 || p->max_epochs > HML__MLP_EPOCHS_MAX || !(p->dropout >= 0 && p->dropout <= 0.9) ||
         !(p->learning_rate * p->weight_decay < 1))
@@ -149,18 +114,18 @@ static enum hml_status read_settings(struct reader *r, struct hml__mlp *m, struc
 }
 
 /* Shape fields and widths; allocates the state and checks len against it. */
-static enum hml_status read_shape(struct reader *r, size_t len, struct hml__mlp *m, struct hml_error *err)
+static enum hml_status read_shape(struct hml_blob_reader *r, size_t len, struct hml__mlp *m, struct hml_error *err)
 {
-    uint64_t cols = get_le(r, 8), classes = get_le(r, 8);
+    uint64_t cols = hml_blob_get_le(r, 8), classes = hml_blob_get_le(r, 8);
     bool classifier = m->mode == HML_MODE_CLASSIFIER;
     if (cols < 1 || cols > HML__MLP_COLS_MAX || (classifier ? classes < 2 || classes > HML__MLP_CLASSES_MAX : classes != 0))
         return bad_blob("inconsistent shape", err);
-    m->y_mean = get_f64(r);
-    m->y_scale = get_f64(r);
+    m->y_mean = hml_blob_get_f64(r);
+    m->y_scale = hml_blob_get_f64(r);
     if (!isfinite(m->y_mean) || !(m->y_scale > 0) || !isfinite(m->y_scale)) return bad_blob("bad target scale", err);
     if (len < HEADER_BYTES + 4 * m->par.hidden + 8) return bad_blob("wrong length", err);
     for (size_t l = 0; l < m->par.hidden; l++) {
-        uint64_t w = get_le(r, 4);
+        uint64_t w = hml_blob_get_le(r, 4);
         if (w < 1 || w > HML__MLP_WIDTH_MAX) return bad_blob("bad layer width", err);
         m->par.width[l] = (size_t)w;
     }
@@ -175,11 +140,11 @@ static enum hml_status read_shape(struct reader *r, size_t len, struct hml__mlp 
     return len == want ? HML_OK : bad_blob("wrong length", err);
 }
 
-static enum hml_status read_state(struct reader *r, struct hml__mlp *m, struct hml_error *err)
+static enum hml_status read_state(struct hml_blob_reader *r, struct hml__mlp *m, struct hml_error *err)
 {
-    for (size_t i = 0; i < 3 * m->cols; i++) m->median[i] = get_f64(r);
+    for (size_t i = 0; i < 3 * m->cols; i++) m->median[i] = hml_blob_get_f64(r);
     for (size_t i = 0, n = m->net.n_theta + m->net.n_running; i < n; i++) {
-        uint32_t v = (uint32_t)get_le(r, 4);
+        uint32_t v = (uint32_t)hml_blob_get_le(r, 4);
         memcpy(&m->net.theta[i], &v, sizeof v);
     }
     for (size_t j = 0; j < m->cols; j++)
@@ -192,15 +157,15 @@ enum hml_status hml__mlp_load(const void *data, size_t len, struct hml_model **o
 {
     HML_ASSERT(out != NULL);
     if (!data || len < HEADER_BYTES + 8 || memcmp(data, MAGIC, MAGIC_LEN)) return bad_blob("no header", err);
-    struct reader r = {.p = data, .off = MAGIC_LEN};
-    uint64_t version = get_le(&r, 2);
+    struct hml_blob_reader r = {.p = data, .off = MAGIC_LEN};
+    uint64_t version = hml_blob_get_le(&r, 2);
     if (version != FORMAT_VERSION) {
         hml_fail(err, HML_EINVAL, "models.load", "the mlp model was saved in format %u, this build reads %d",
                  (unsigned)version, FORMAT_VERSION);
         return hml_hint(err, "load it with the harness version that saved it, or fit it again");
     }
-    struct reader tail = {.p = data, .off = len - 8};
-    if (get_le(&tail, 8) != fnv1a(data, len - 8)) return bad_blob("checksum mismatch (damaged)", err);
+    struct hml_blob_reader tail = {.p = data, .off = len - 8};
+    if (hml_blob_get_le(&tail, 8) != hml_fnv1a(data, len - 8)) return bad_blob("checksum mismatch (damaged)", err);
     struct hml__mlp *m = hml_calloc(1, sizeof *m);
     if (!m) return hml_fail(err, HML_ENOMEM, "models.load", "out of memory loading an mlp model");
     m->base.vt = &hml_model_mlp;

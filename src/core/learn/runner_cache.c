@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/blob.h"
 #include "harness/config.h"
 #include "harness/fsx.h"
 #include "harness/log.h"
@@ -52,13 +53,6 @@ void hml__cache_key(const struct run_ctx *c, const struct model_ctx *m, const st
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-static uint64_t fnv(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
 
 static char *entry_path(const struct run_ctx *c, const char key[65])
 {
@@ -77,7 +71,7 @@ bool hml__cache_get(const struct run_ctx *c, const char key[65], double *pred, s
     uint64_t count = 0, sum = 0;
     bool ok = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "HMLPRED1", 8) && fread(&count, 8, 1, f) == 1 &&
               count == n && fread(pred, sizeof *pred, n, f) == n && fread(&sum, 8, 1, f) == 1 &&
-              sum == fnv(pred, n * sizeof *pred);
+              sum == hml_fnv1a(pred, n * sizeof *pred);
     fclose(f);
     return ok;
 }
@@ -112,7 +106,7 @@ void hml__cache_flush(struct run_ctx *c)
         for (size_t i = 0; i < c->pending_n; i++) {
             struct pending *e = &c->pending[i];
             struct hml_buf b = HML_BUF_INIT;
-            uint64_t count = e->n, sum = fnv(e->pred, e->n * sizeof *e->pred);
+            uint64_t count = e->n, sum = hml_fnv1a(e->pred, e->n * sizeof *e->pred);
             hml_buf_append(&b, "HMLPRED1", 8);
             hml_buf_append(&b, &count, 8);
             hml_buf_append(&b, e->pred, e->n * sizeof *e->pred);
