@@ -45,6 +45,9 @@ enum hml_status hml__read_data_file(const struct hml_call *call, const char *giv
                                     const char *table, bool auto_clean, const json_t *root,
                                     struct hml_frame **out, struct hml_result *res, struct hml_error *err);
 
+/* The first n rows (at most max_cols columns) as a markdown table; long cells cut. */
+void hml__preview_rows(const struct hml_frame *f, size_t n, size_t max_cols, struct hml_buf *out);
+
 /* A markdown table of the columns (name, type, nulls, example), at most `max_rows`. */
 void hml__columns_table(const struct hml_frame *f, size_t max_rows, struct hml_buf *out);
 /* The same as a JSON array of {name, type, nulls}. */

@@ -540,7 +540,7 @@ DATA_ACTION(hml__data_add_sources_batch)
 
 /* ---- validate (a dry run of add) -------------------------------------------------------- */
 
-static void preview_rows(const struct hml_frame *f, size_t n, size_t max_cols, struct hml_buf *out)
+void hml__preview_rows(const struct hml_frame *f, size_t n, size_t max_cols, struct hml_buf *out)
 {
     size_t nc = f->ncols < max_cols ? f->ncols : max_cols;
     hml_buf_puts(out, "|");
@@ -556,10 +556,11 @@ static void preview_rows(const struct hml_frame *f, size_t n, size_t max_cols, s
             if (len > 24) memcpy(cell + 21, "…", sizeof "…");
             for (char *q = cell; *q; q++)
                 if (*q == '|' || *q == '\n' || *q == '\r') *q = ' ';
-            hml_buf_printf(out, " %s |", cell);
+            hml_buf_printf(out, " %s |", hml_column_is_null(f->cols[j], i) ? "null" : cell);
         }
         hml_buf_putc(out, '\n');
     }
+    if (f->ncols > nc) hml_buf_printf(out, "… and %zu more columns (see columns in the JSON result)\n", f->ncols - nc);
 }
 
 DATA_ACTION(hml__data_validate)
@@ -588,7 +589,7 @@ DATA_ACTION(hml__data_validate)
                        rep.skipped ? " (after skipping bad rows)" : "");
         hml__columns_table(f, 25, &res->text);
         hml_buf_puts(&res->text, "\nFirst rows:\n");
-        preview_rows(f, 5, 8, &res->text);
+        hml__preview_rows(f, 5, 8, &res->text);
         hml_buf_puts(&res->text, "Nothing was changed. data add ingests it.\n");
         json_object_set_new(res->data, "format", json_string(fmt));
         json_object_set_new(res->data, "rows", json_integer((json_int_t)f->nrows));

@@ -51,28 +51,6 @@ static json_t *cell_json(const struct hml_column *c, size_t i)
     }
 }
 
-static void md_rows(const struct hml_frame *f, size_t n, struct hml_buf *out)
-{
-    size_t nc = f->ncols < PREVIEW_COLS_MAX ? f->ncols : PREVIEW_COLS_MAX;
-    hml_buf_puts(out, "|");
-    for (size_t j = 0; j < nc; j++) hml_buf_printf(out, " %s |", f->names[j]);
-    hml_buf_puts(out, "\n|");
-    for (size_t j = 0; j < nc; j++) hml_buf_puts(out, "---|");
-    hml_buf_putc(out, '\n');
-    for (size_t i = 0; i < n && i < f->nrows; i++) {
-        hml_buf_puts(out, "|");
-        for (size_t j = 0; j < nc; j++) {
-            char cell[64];
-            size_t len = hml_column_format(f->cols[j], i, cell, sizeof cell);
-            if (len > 24) memcpy(cell + 21, "…", sizeof "…");
-            for (char *q = cell; *q; q++)
-                if (*q == '|' || *q == '\n' || *q == '\r') *q = ' ';
-            hml_buf_printf(out, " %s |", hml_column_is_null(f->cols[j], i) ? "null" : cell);
-        }
-        hml_buf_putc(out, '\n');
-    }
-    if (f->ncols > nc) hml_buf_printf(out, "… and %zu more columns (see columns in the JSON result)\n", f->ncols - nc);
-}
 
 /* ---- derive_column ----------------------------------------------------------------------------- */
 
@@ -718,7 +696,7 @@ DATA_ACTION(hml__data_preview_view)
         bool fresh = json_array_size(computed) > 0;
         hml_buf_printf(&res->text, "View '%s': %s rows × %zu columns (%s).\n\n", name, hml__fmt_count(a, f->nrows),
                        f->ncols, fresh ? "computed" : "from cache");
-        md_rows(f, (size_t)nrows, &res->text);
+        hml__preview_rows(f, (size_t)nrows, PREVIEW_COLS_MAX, &res->text);
         hml_buf_puts(&res->text, "\n");
         hml__columns_table(f, 30, &res->text);
         warn_all(res, hml_views_warnings(v));
