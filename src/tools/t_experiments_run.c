@@ -556,27 +556,62 @@ static enum hml_status promote_order(struct exp_ctx *c, const json_t *rec, struc
     return HML_OK;
 }
 
-/* Re-judges the last trial on the metric asked for (its fold numbers are in the trial). */
-static enum hml_status promote_judge(struct exp_ctx *c, const json_t *rec, struct compare *k, double *limit,
-                                     char *why, size_t why_cap, struct hml_error *err)
+/* The largest jump the experiment makes on metric m: the ensemble's gain, or a model the
+ * overlay touched against the baseline's best single model. An average of three models
+ * dilutes one leaky member; the member itself does not hide. `what` names the source. */
+static double largest_gain(const json_t *rec, const json_t *base, const json_t *cand, const struct compare *k, char *what,
+                           size_t cap)
+{
+    double best = hml_exp_gain(k->m, NULL, k->base, k->cand);
+    char a[32], b[32];
+    snprintf(what, cap, "the ensemble %s → %s", hml__fmt_num(a, k->base), hml__fmt_num(b, k->cand));
+    double bv = NAN;
+    const char *bname = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(base, "models"), i, x) {
+        const json_t *v = json_object_get(json_object_get(x, "metrics"), k->m->name);
+        if (json_is_true(json_object_get(x, "ok")) && json_is_number(v) &&
+            (!bname || hml_metric_better(k->m, NULL, json_number_value(v), bv)))
+            bv = json_number_value(v), bname = hml_json_str(x, "name", "?");
+    }
+    const json_t *touched = json_object_get(json_object_get(rec, "overlay"), "models");
+    json_array_foreach(json_object_get(cand, "models"), i, x) {
+        const char *name = hml_json_str(x, "name", "?");
+        const json_t *v = json_object_get(json_object_get(x, "metrics"), k->m->name);
+        if (!bname || !json_object_get(touched, name) || !json_is_true(json_object_get(x, "ok")) || !json_is_number(v)) continue;
+        double g = hml_exp_gain(k->m, NULL, bv, json_number_value(v));
+        if (!(g > best)) continue;
+        best = g;
+        snprintf(what, cap, "model '%s' %s against the baseline's best model '%s' %s", name,
+                 hml__fmt_num(a, json_number_value(v)), bname, hml__fmt_num(b, bv));
+    }
+    return best;
+}
+
+/* Re-judges the last trial on the metric asked for (its runs are in outputs/). */
+static enum hml_status promote_judge(struct exp_ctx *c, const json_t *rec, struct compare *k, double *gain, char *what,
+                                     size_t what_cap, double *limit, char *why, size_t why_cap, struct hml_error *err)
 {
     const json_t *trials = json_object_get(rec, "trials");
     const json_t *last = json_array_get(trials, json_array_size(trials) - 1);
     const char *id = hml_json_str(rec, "experiment_id", "?");
     json_t *base = NULL, *cand = NULL;
-    const char *bid = hml_json_str(last, "baseline_run_id", ""), *cid = hml_json_str(last, "run_id", "");
-    enum hml_status rc = hml__load_run(c->p, bid, &base, err);
-    if (!rc) rc = hml__load_run(c->p, cid, &cand, err);
+    enum hml_status rc = hml__load_run(c->p, hml_json_str(last, "baseline_run_id", ""), &base, err);
+    if (!rc) rc = hml__load_run(c->p, hml_json_str(last, "run_id", ""), &cand, err);
     if (rc == HML_ENOTFOUND) {
         hml_error_prefix(err, "the runs of %s are gone from outputs/", id);
-        hml_hint(err, "re-test it: experiments create --parent_id %s with the same overlay (human_override=true past "
-                      "do_not_retry)", id);
+        hml_hint(err, "test it again: experiments create --parent_id %s, the same overlay, and human_override=true past "
+                      "do_not_retry", id);
     }
     /* By default the metric the experiment was judged on, not today's primary metric. */
     const struct hml_metric *m = hml_metric_find(hml_json_str(json_object_get(rec, "result"), "primary_metric", ""));
     if (!rc && hml_param_has(c->call, "primary_metric")) rc = resolve_metric(c->call, c->p->cfg->root, &m, err);
     if (!rc) rc = compare_runs(base, cand, m, k, err);
-    if (!rc) *limit = hml_exp_plausible_max(k->m, c->p->cfg->root, k->base, k->fb, k->nf, why, why_cap);
+    if (!rc) {
+        *gain = largest_gain(rec, base, cand, k, what, what_cap);
+        *limit = hml_exp_plausible_max(k->m, c->p->cfg->root, k->base, k->fb, k->nf, why, why_cap);
+    }
     json_decref(base);
     json_decref(cand);
     return rc;
@@ -590,14 +625,13 @@ enum hml_status hml__exp_promote(struct hml_call *call, struct hml_result *res, 
     json_t *found = NULL, *rec = NULL, *merged = NULL, *changes = NULL;
     struct compare *k = hml_calloc(1, sizeof *k);
     const char *id = hml_param_str(call, "experiment_id", "");
-    double limit = 0;
-    char why[200] = "";
+    double limit = 0, gain = NAN;
+    char why[200] = "", what[200] = "";
     bool override = hml_param_bool(call, "human_override", false);
     rc = k ? hml_exp_lookup(c.j, id, &found, err) : oom(err);
     if (!rc) id = hml_json_str(found, "experiment_id", id);
     if (!rc) rc = promote_order(&c, found, err);
-    if (!rc) rc = promote_judge(&c, found, k, &limit, why, sizeof why, err);
-    double gain = k ? hml_exp_gain(k->m, NULL, k->base, k->cand) : NAN;
+    if (!rc) rc = promote_judge(&c, found, k, &gain, what, sizeof what, &limit, why, sizeof why, err);
     char a[40], b[40], g[40];
     if (!rc && k->verdict != HML_EXP_IMPROVED) {
         hml_fail(err, HML_EBLOCKED, "guardrail.promote_improved", "%s did not improve %s by the paired test (%s: %s → %s)",
@@ -608,14 +642,15 @@ enum hml_status hml__exp_promote(struct hml_call *call, struct hml_result *res, 
     }
     if (!rc && gain > limit) {
         if (!override) {
-            hml_fail(err, HML_EBLOCKED, "guardrail.suspicious_improvement", "%s improves %s by %s, more than is plausible "
-                     "(%s): most likely a leak", id, k->m->name, hml__fmt_num(g, gain), why);
-            hml_hint(err, "look for the leak first: which new input knows the outcome? (pipeline explain --name <model>, "
-                          "features audit). Only if a person is sure it is real: promote again with human_override=true");
+            hml_fail(err, HML_EBLOCKED, "guardrail.suspicious_improvement", "%s improves %s by %s (%s), more than is "
+                     "plausible (%s): most likely a leak", id, k->m->name, hml__fmt_num(g, gain), what, why);
+            hml_hint(err, "look for the leak first: which new input knows the outcome? (pipeline explain --name <model> "
+                          "shows what drives a model). Only if a person is sure it is real: promote again with "
+                          "human_override=true");
             rc = hml__exp_refused(&c, id, err);
         } else {
-            hml__exp_guard_note(&c, "suspicious_improvement", true, id, "%s improves %s by %s, more than is plausible (%s)",
-                                id, k->m->name, hml__fmt_num(g, gain), why);
+            hml__exp_guard_note(&c, "suspicious_improvement", true, id, "%s improves %s by %s (%s), more than is plausible (%s)",
+                                id, k->m->name, hml__fmt_num(g, gain), what, why);
         }
     }
     if (!rc) rc = hml__exp_merge(&c, json_object_get(found, "overlay"), &merged, &changes, err);
@@ -631,7 +666,7 @@ enum hml_status hml__exp_promote(struct hml_call *call, struct hml_result *res, 
         rec = json_deep_copy(found);
         json_t *pr = json_pack("{s:s,s:b,s:s,s:s,s:s,s:o,s:o,s:s}", "at", now, "human_override", override && gain > limit,
                                "config_hash_before", before, "config_hash_after", after, "primary_metric", k->m->name,
-                               "improvement", hml__exp_real(gain), "plausible_max", hml__exp_real(limit), "limit_rule", why);
+                               "largest_improvement", hml__exp_real(gain), "plausible_max", hml__exp_real(limit), "limit_rule", why);
         if (!rec || !pr || !hml_json_set(rec, "promoted", pr) || !hml_json_set(rec, "status", json_string("promoted")))
             rc = oom(err);
     }
