@@ -734,18 +734,18 @@ static enum hml_status a_compare(struct hml_call *call, struct hml_result *res, 
 
 static const struct hml_param params[] = {
     {"description", HML_P_STRING, NULL, "a short title"},
-    {"hypothesis", HML_P_STRING, NULL, "what changes, why it should help, by how much"},
-    {"parent_id", HML_P_STRING, NULL, "the experiment this follows up"},
-    {"phase", HML_P_STRING, NULL, "workflow phase (free text)"},
+    {"hypothesis", HML_P_STRING, NULL, "what changes, why, by how much"},
+    {"parent_id", HML_P_STRING, NULL, "experiment followed up"},
+    {"phase", HML_P_STRING, NULL, "workflow phase"},
     {"experiment_id", HML_P_STRING, NULL, "exp-NNN"},
-    {"overlay", HML_P_OBJECT, NULL, "partial config, dot keys ok; {} = baseline"},
-    {"primary_metric", HML_P_STRING, NULL, "verdict metric (default backtest.primary_metric)"},
-    {"baseline_run_id", HML_P_STRING, NULL, "use this run as the baseline"},
+    {"overlay", HML_P_OBJECT, NULL, "partial config (dot keys); {} = baseline"},
+    {"primary_metric", HML_P_STRING, NULL, "verdict metric (default: the backtest's)"},
+    {"baseline_run_id", HML_P_STRING, NULL, "reuse this run as the baseline"},
     {"conclusion", HML_P_STRING, NULL, "what happened and why"},
     {"verdict", HML_P_STRING, "keep|partial|revert|inconclusive", "your judgement"},
     {"learnings", HML_P_STRING, NULL, "what it taught"},
     {"next_steps", HML_P_STRING, NULL, "what to try next"},
-    {"human_override", HML_P_BOOLEAN, NULL, "a person accepts an overridable guardrail's risk"},
+    {"human_override", HML_P_BOOLEAN, NULL, "a person accepts the guardrail's risk"},
     {"experiment_ids", HML_P_STRINGS, NULL, "experiments to compare"},
     {"last_n", HML_P_INTEGER, NULL, "how many (default 20)"},
     {"status", HML_P_STRING, "created|completed|concluded|promoted|abandoned", "only these"},
@@ -774,11 +774,9 @@ const struct hml_tool hml_tool_experiments = {
     .name = "experiments",
     .title = "hypothesis-driven experiments",
     .description =
-        "Experiments: overlays over the config, run against a baseline, judged and logged. Actions: create "
-        "(hypothesis; needs a notebook plan), write_overlay (overlay: partial config, dot keys; {} = baseline), run "
-        "(paired verdict over folds), log_result (conclusion, verdict), promote (writes the overlay into the config), "
-        "quick_run (create+overlay+run), compare, journal. Order is enforced: log a result before the next experiment; "
-        "refusals say what to do next.",
+        "Hypothesis-driven experiments on config overlays. Actions: create (needs a notebook plan), write_overlay, "
+        "run (vs the baseline; paired verdict over folds), log_result, promote (overlay into the config), quick_run "
+        "(create+overlay+run), compare, journal. Order is enforced; refusals name the next call.",
     .params = params,
     .actions = actions,
 };
