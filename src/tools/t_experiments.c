@@ -472,7 +472,8 @@ static enum hml_status a_write_overlay(struct hml_call *call, struct hml_result 
     size_t nf = 0;
     const char *id = hml_param_str(call, "experiment_id", "");
     rc = hml_exp_lookup(c.j, id, &found, err);
-    if (!rc) id = hml_json_str(found, "experiment_id", id);
+    char idbuf[24]; /* the canonical id, kept past the commit that replaces the journal */
+    if (!rc) id = (snprintf(idbuf, sizeof idbuf, "%s", hml_json_str(found, "experiment_id", id)), idbuf);
     if (!rc && hml_exp_status_of(found) != HML_EXP_CREATED)
         rc = frozen(id, hml_exp_status_of(found) == HML_EXP_ABANDONED ? "been closed" : "run", err);
     if (!rc) rc = hml_exp_overlay_normalize(hml_param_json(call, "overlay"), &norm, &meta, err);
@@ -571,7 +572,8 @@ static enum hml_status a_log_result(struct hml_call *call, struct hml_result *re
     struct exp_file files[1] = {{{0}, NULL, 0}};
     const char *id = hml_param_str(call, "experiment_id", "");
     rc = hml_exp_lookup(c.j, id, &found, err);
-    if (!rc) id = hml_json_str(found, "experiment_id", id);
+    char idbuf[24]; /* the canonical id, kept past the commit that replaces the journal */
+    if (!rc) id = (snprintf(idbuf, sizeof idbuf, "%s", hml_json_str(found, "experiment_id", id)), idbuf);
     enum hml_exp_status st = rc ? HML_EXP_CREATED : hml_exp_status_of(found);
     if (!rc && st == HML_EXP_PROMOTED) {
         hml_fail(err, HML_ECONFLICT, "experiments", "%s is promoted; its conclusion is part of the record", id);

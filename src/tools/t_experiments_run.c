@@ -243,9 +243,9 @@ static void render_answer(struct hml_buf *t, const json_t *rec, const struct com
     if (p->n < 2)
         hml_buf_printf(t, "Only %zu fold(s) pair up, so there is no test of fold-to-fold noise: neutral by rule.\n", p->n);
     else
-        hml_buf_printf(t, "Paired over %zu folds: mean gain %s %s %.3f × its standard error %s (one-sided t-test, %g%%): "
+        hml_buf_printf(t, "Paired over %zu folds: mean gain %s %s%.3f × its standard error %s (one-sided t-test, %g%%): "
                           "%s; %zu of %zu folds better.\n", p->n, hml__exp_num(x, mean, true),
-                       k->verdict == HML_EXP_IMPROVED ? "beats" : k->verdict == HML_EXP_REGRESSED ? "is below −" : "is within ±",
+                       k->verdict == HML_EXP_IMPROVED ? "beats " : k->verdict == HML_EXP_REGRESSED ? "is below −" : "is within ±",
                        p->t_crit, hml__exp_num(y, se, false), 100 * (1 - HML_EXP_ALPHA),
                        k->verdict == HML_EXP_NEUTRAL ? "within fold-to-fold noise" : "beyond fold-to-fold noise",
                        p->better, p->n);
@@ -444,7 +444,8 @@ enum hml_status hml__exp_run(struct hml_call *call, struct hml_result *res, stru
     size_t nf = 0;
     const char *id = hml_param_str(call, "experiment_id", "");
     rc = hml_exp_lookup(c.j, id, &found, err);
-    if (!rc) id = hml_json_str(found, "experiment_id", id);
+    char idbuf[24]; /* the canonical id, kept past the commit that replaces the journal */
+    if (!rc) id = (snprintf(idbuf, sizeof idbuf, "%s", hml_json_str(found, "experiment_id", id)), idbuf);
     enum hml_exp_status st = rc ? HML_EXP_CREATED : hml_exp_status_of(found);
     if (!rc && st >= HML_EXP_CONCLUDED) {
         hml_fail(err, HML_ECONFLICT, "experiments", "%s is %s; its result is part of the record", id, hml_exp_status_names[st]);
@@ -629,7 +630,8 @@ enum hml_status hml__exp_promote(struct hml_call *call, struct hml_result *res, 
     char why[200] = "", what[200] = "";
     bool override = hml_param_bool(call, "human_override", false);
     rc = k ? hml_exp_lookup(c.j, id, &found, err) : oom(err);
-    if (!rc) id = hml_json_str(found, "experiment_id", id);
+    char idbuf[24]; /* the canonical id, kept past the commit that replaces the journal */
+    if (!rc) id = (snprintf(idbuf, sizeof idbuf, "%s", hml_json_str(found, "experiment_id", id)), idbuf);
     if (!rc) rc = promote_order(&c, found, err);
     if (!rc) rc = promote_judge(&c, found, k, &gain, what, sizeof what, &limit, why, sizeof why, err);
     char a[40], b[40], g[40];
