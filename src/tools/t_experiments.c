@@ -155,8 +155,12 @@ enum hml_status hml__exp_commit(struct exp_ctx *c, json_t **recs, size_t nrecs, 
         const char *id = hml_json_str(recs[i], "experiment_id", "?");
         const json_t *now = hml_exp_find(fresh, id);
         if ((now ? hml_json_int(now, "rev", 0) : 0) != hml_json_int(recs[i], "rev", 0)) {
-            hml_fail(err, HML_ECONFLICT, "experiments", "%s was changed by another call while this one ran", id);
-            rc = hml_hint(err, "nothing was written; look at it (experiments journal --experiment_id %s) and try again", id);
+            bool taken = !hml_json_int(recs[i], "rev", 0);
+            hml_fail(err, HML_ECONFLICT, "experiments", "%s was %s by another call while this one ran", id,
+                     taken ? "created" : "changed");
+            rc = taken ? hml_hint(err, "nothing was written; call again and it takes the next id")
+                       : hml_hint(err, "nothing was written; look at it (experiments journal --experiment_id %s) and "
+                                       "try again", id);
             break;
         }
         rc = hml_exp_journal_put(fresh, recs[i], err);

@@ -418,3 +418,20 @@ def experiments_journal_is_the_source_of_truth_and_survives_a_torn_line():
     assert [l.split(" | ")[0] for l in log.splitlines() if l.startswith("| exp-")] == ["| exp-001", "| exp-002"]
     assert "- Changes: `ensemble.method`: \"average\" → \"stacked\"\n" in log and "- Changes: no overlay written yet\n" in log
     assert log.count("| id | status | hypothesis |") == 1
+
+
+@test
+def experiments_concurrent_writers_never_corrupt_the_journal():
+    d = experiment_project()
+    plan(d)
+    procs = [subprocess.Popen([BIN, "--project", d, "--format", "json", "experiments", "create", "--hypothesis", f"h{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    made = [o["experiment_id"] for o in outs if o["ok"]]
+    for o in outs:
+        assert o["ok"] or (o["error"]["code"] == "conflict" and "takes the next id" in o["error"]["hint"]), o
+    assert made and len(set(made)) == len(made), made
+    lines = journal_lines(d)
+    assert sorted(x["experiment_id"] for x in lines) == sorted(made) and all(x["rev"] == 1 for x in lines), lines
+    log = read_text(d, "EXPERIMENT_LOG.md")
+    assert sorted(l.split(" | ")[0][2:] for l in log.splitlines() if l.startswith("| exp-")) == sorted(made)
