@@ -370,8 +370,9 @@ static void put_changes(struct hml_buf *t, const json_t *changes)
     size_t i;
     json_t *ch;
     json_array_foreach(changes, i, ch) {
-        char *o = json_dumps(json_object_get(ch, "old"), JSON_COMPACT | JSON_ENCODE_ANY);
-        char *n = json_dumps(json_object_get(ch, "new"), JSON_COMPACT | JSON_ENCODE_ANY);
+        /* ASCII-escaped, so that cutting at 60 bytes cannot split a character. */
+        char *o = json_dumps(json_object_get(ch, "old"), JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+        char *n = json_dumps(json_object_get(ch, "new"), JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
         hml_buf_printf(t, "%s`%s`: %.60s → %.60s", i ? "; " : " ", hml_json_str(ch, "path", "?"), o ? o : "(unset)",
                        n ? n : "(unset)");
         hml_free(o);

@@ -224,6 +224,15 @@ static json_t *fold_rows(const struct compare *k)
 
 /* ---- the answer ------------------------------------------------------------------------------------- */
 
+/* Up to `chars` UTF-8 characters of s (a byte cut could split one and make the text invalid). */
+static void put_cut(struct hml_buf *t, const char *s, size_t chars)
+{
+    size_t i = 0, n = 0;
+    while (s[i] && !(((unsigned char)s[i] & 0xC0) != 0x80 && n++ == chars)) i++;
+    hml_buf_append(t, s, i);
+    if (s[i]) hml_buf_puts(t, "…");
+}
+
 static const char *arrow_of(const char *goal)
 {
     return !strcmp(goal, "lower") ? " ↓" : !strcmp(goal, "higher") ? " ↑" : "";
@@ -234,7 +243,9 @@ static void render_answer(struct hml_buf *t, const json_t *rec, const struct com
 {
     char a[40], b[40], d[40], x[40], y[40];
     const struct hml_exp_paired *p = &k->paired;
-    hml_buf_printf(t, "## Experiment %s · %s\n", hml_json_str(rec, "experiment_id", "?"), hml_json_str(rec, "description", ""));
+    hml_buf_printf(t, "## Experiment %s · ", hml_json_str(rec, "experiment_id", "?"));
+    put_cut(t, hml_json_str(rec, "description", ""), 200);
+    hml_buf_putc(t, '\n');
     /* The verdict first, and what it means: a paired test over folds, not a pooled difference. */
     json_t *delta = hml__exp_real(k->cand - k->base), *mean = hml__exp_real(p->mean), *se = hml__exp_real(p->se);
     hml_buf_printf(t, "**Verdict: %s** — %s%s %s → %s (Δ %s). ", hml_exp_verdict_names[k->verdict], k->m->name,
@@ -252,7 +263,9 @@ static void render_answer(struct hml_buf *t, const json_t *rec, const struct com
     json_decref(delta), json_decref(mean), json_decref(se);
     if (k->unmatched) hml_buf_printf(t, "Note: %zu fold(s) of the two runs do not match (the overlay changed the folds); "
                                         "only matching folds are paired.\n", k->unmatched);
-    hml_buf_printf(t, "Hypothesis: %.300s\n", hml_json_str(rec, "hypothesis", ""));
+    hml_buf_puts(t, "Hypothesis: ");
+    put_cut(t, hml_json_str(rec, "hypothesis", ""), 300);
+    hml_buf_putc(t, '\n');
     hml_buf_puts(t, "\n| metric | baseline | experiment | Δ | |\n|---|---|---|---|---|\n");
     size_t i;
     json_t *r;
