@@ -60,6 +60,11 @@ enum hml_status hml_config_set(json_t *root, const char *path, json_t *value,
 enum hml_status hml_config_merge(const json_t *root, const json_t *overlay, json_t **out,
                                  struct hml_error *err);
 
+/* The overlay with its dot keys expanded at every depth, as hml_config_merge reads it
+ * ({"a.b": 1} → {"a": {"b": 1}}); nulls and append_features / remove_features are kept
+ * as they are, so merging the result equals merging the original. A new tree. */
+enum hml_status hml_config_expand(const json_t *overlay, json_t **out, struct hml_error *err);
+
 /* SHA-256 (hex, 64 chars + NUL) of the canonical JSON of the tree. */
 void hml_config_hash(const json_t *root, char out[65]);
 

@@ -33,4 +33,16 @@ enum hml_status hml_store_record_ingest(struct hml_store *st, const char *name, 
                                         const char *format, int64_t rows, int64_t cols,
                                         const char *sha256, struct hml_error *err);
 
+/* A guardrail or gate that fired: it refused the call, warned, or was overridden
+ * (human_override). Refusals change no project file, so this table is their trace. */
+struct hml_guard_event {
+    const char *tool, *action;   /* "experiments", "promote"                          */
+    const char *guardrail;       /* "suspicious_improvement", "plan_required", …      */
+    const char *outcome;         /* "refused", "warned" or "overridden"               */
+    const char *subject;         /* what it was about ("exp-003"), or NULL            */
+    const char *message;
+};
+enum hml_status hml_store_record_guard(struct hml_store *st, const struct hml_guard_event *e,
+                                       struct hml_error *err);
+
 #endif

@@ -33,7 +33,8 @@ static enum hml_status add_tool(const struct hml_tool *tool, struct hml_error *e
 static void register_builtin(void)
 {
     static const struct hml_tool *const builtin[] = {&hml_tool_configure, &hml_tool_data, &hml_tool_features,
-                                                     &hml_tool_models, &hml_tool_pipeline, &hml_tool_notebook};
+                                                     &hml_tool_models, &hml_tool_pipeline, &hml_tool_notebook,
+                                                     &hml_tool_experiments};
     for (size_t i = 0; i < sizeof builtin / sizeof *builtin; i++) {
         struct hml_error err;
         HML_ASSERT(add_tool(builtin[i], &err) == HML_OK);

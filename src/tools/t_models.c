@@ -121,7 +121,7 @@ static enum hml_status check_features(const json_t *root, const char *model, con
 }
 
 /* Validates one definition completely: type, params, mode, features. */
-static enum hml_status check_definition(const json_t *root, const char *name, const json_t *def,
+enum hml_status hml__models_check_definition(const json_t *root, const char *name, const json_t *def,
                                         const struct hml_frame *table, const char *where, struct hml_result *res,
                                         struct hml_error *err)
 {
@@ -336,7 +336,7 @@ static enum hml_status apply_change(json_t *root, enum change ch, const json_t *
         }
         if (!rc) rc = build_update(old, src, where, &def, err);
     }
-    if (!rc) rc = check_definition(root, target, def, table, where, res, err);
+    if (!rc) rc = hml__models_check_definition(root, target, def, table, where, res, err);
     if (!rc) {
         json_object_set_new(models, target, def);
         def = NULL;

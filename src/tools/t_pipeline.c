@@ -231,7 +231,7 @@ static enum hml_status stage_text(struct hml_txn *txn, const char *dir, const ch
 }
 
 static enum hml_status save_artifacts(const struct hml_project *p, const struct hml_run *r, const json_t *run,
-                                      const char *report, struct hml_error *err)
+                                      const json_t *config, const char *report, struct hml_error *err)
 {
     char rel[160];
     struct hml_frame *preds = NULL;
@@ -239,7 +239,7 @@ static enum hml_status save_artifacts(const struct hml_project *p, const struct 
     char *json = hml_json_pretty(run);
     struct hml_txn *txn = hml_txn_new();
     enum hml_status rc = json && txn ? HML_OK : hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
-    if (!rc) rc = predictions_frame(r, p->table, p->cfg->root, &preds, err);
+    if (!rc) rc = predictions_frame(r, p->table, config, &preds, err);
     if (!rc) rc = hml_csv_write(preds, &csv, err);
     snprintf(rel, sizeof rel, "outputs/%s/metrics.json", r->run_id);
     if (!rc) rc = stage_text(txn, p->dir, rel, json, strlen(json), err);
@@ -271,7 +271,8 @@ static void bind_metrics(sqlite3_stmt *st, const char *run_id, const char *scope
 }
 
 /* The store keeps a row per run for listing; the files remain the source of truth. */
-static void record_run(const struct hml_project *p, const struct hml_run *r, const json_t *run, struct hml_result *res)
+static void record_run(const struct hml_project *p, const struct hml_run *r, const json_t *run, const json_t *config,
+                       const char *experiment_id, struct hml_result *res)
 {
     struct hml_store *st;
     struct hml_error e;
@@ -281,7 +282,7 @@ static void record_run(const struct hml_project *p, const struct hml_run *r, con
     }
     sqlite3 *db = hml_store_db(st);
     char hash[65], now[32];
-    hml_config_hash(p->cfg->root, hash);
+    hml_config_hash(config, hash);
     time_t tt = time(NULL);
     struct tm tm;
     gmtime_r(&tt, &tm);
@@ -290,8 +291,8 @@ static void record_run(const struct hml_project *p, const struct hml_run *r, con
     const json_t *pv = json_object_get(json_object_get(json_object_get(run, "ensemble"), "metrics"), primary);
     sqlite3_stmt *s1 = NULL, *s2 = NULL;
     hml_store_begin(st, &e);
-    sqlite3_prepare_v2(db, "INSERT INTO runs(run_id, created_at, config_hash, status, primary_metric, value, duration_s) "
-                           "VALUES (?, ?, ?, 'success', ?, ?, ?)", -1, &s1, NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO runs(run_id, created_at, config_hash, status, primary_metric, value, duration_s, "
+                           "experiment_id) VALUES (?, ?, ?, 'success', ?, ?, ?, ?)", -1, &s1, NULL);
     sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO run_metrics(run_id, scope, metric, value) VALUES (?, ?, ?, ?)", -1, &s2, NULL);
     if (s1 && s2) {
         sqlite3_bind_text(s1, 1, r->run_id, -1, SQLITE_TRANSIENT);
@@ -300,6 +301,7 @@ static void record_run(const struct hml_project *p, const struct hml_run *r, con
         sqlite3_bind_text(s1, 4, primary, -1, SQLITE_TRANSIENT);
         if (json_is_number(pv)) sqlite3_bind_double(s1, 5, json_number_value(pv));
         sqlite3_bind_double(s1, 6, r->seconds);
+        sqlite3_bind_text(s1, 7, experiment_id, -1, SQLITE_TRANSIENT);
         sqlite3_step(s1);
         for (size_t i = 0; i < r->nmodels; i++)
             if (r->models[i].ok) bind_metrics(s2, r->run_id, r->models[i].name, r->models[i].metrics);
@@ -327,6 +329,25 @@ void hml__run_progress(void *ud, double done, double total, const char *msg)
     hml_progress(call, done, total, "%s", msg);
 }
 
+enum hml_status hml__pipeline_save(const struct hml_project *p, const struct hml_run *r, const json_t *config,
+                                   const json_t *tag, bool full, struct hml_buf *text, json_t **run_out,
+                                   struct hml_result *res, struct hml_error *err)
+{
+    json_t *run = hml_run_json(r);
+    if (!run || (tag && json_object_set(run, "experiment", (json_t *)tag))) {
+        json_decref(run);
+        return hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
+    }
+    render_run(run, full, text);
+    hml_buf_printf(text, "Artifacts: outputs/%s/ (metrics.json, predictions.csv, report.md)\n", r->run_id);
+    enum hml_status rc = hml_buf_ok(text) ? save_artifacts(p, r, run, config, hml_buf_str(text), err)
+                                          : hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
+    if (!rc) record_run(p, r, run, config, hml_json_str(tag, "id", NULL), res);
+    if (rc || !run_out) json_decref(run);
+    else *run_out = run;
+    return rc;
+}
+
 static enum hml_status a_run_backtest(struct hml_call *call, struct hml_result *res, struct hml_error *err)
 {
     struct hml_project *p = NULL;
@@ -343,16 +364,11 @@ static enum hml_status a_run_backtest(struct hml_call *call, struct hml_result *
         .progress_ud = call, .cancel = call->cancel, .nthread = (int)hml_param_int(call, "nthread", 0),
     };
     struct hml_run *r = NULL;
+    json_t *run = NULL;
     bool full = !strcmp(hml_param_str(call, "detail", "summary"), "full");
     rc = hml_backtest(&o, &r, err);
-    json_t *run = rc ? NULL : hml_run_json(r);
+    if (!rc) rc = hml__pipeline_save(p, r, p->cfg->root, NULL, full, &res->text, &run, res, err);
     if (!rc) {
-        render_run(run, full, &res->text);
-        hml_buf_printf(&res->text, "Artifacts: outputs/%s/ (metrics.json, predictions.csv, report.md)\n", r->run_id);
-        rc = save_artifacts(p, r, run, hml_buf_str(&res->text), err);
-    }
-    if (!rc) {
-        record_run(p, r, run, res);
         json_object_update(res->data, run);
         if (!full) strip_folds(res->data); /* per-fold numbers stay in metrics.json */
     }

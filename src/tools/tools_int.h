@@ -14,6 +14,7 @@ extern const struct hml_tool hml_tool_models;
 extern const struct hml_tool hml_tool_pipeline;
 extern const struct hml_tool hml_tool_features;
 extern const struct hml_tool hml_tool_notebook;
+extern const struct hml_tool hml_tool_experiments;
 
 /* Validates and coerces args in place for the action; fills err (with
  * valid_values / did_you_mean) on the first problem. */
@@ -56,6 +57,14 @@ enum hml_status hml__stage_table(const struct hml_project *p, struct hml_txn *tx
  * ones) and, when anything changed, writes the table and the new cache files; notes what
  * was recomputed in res. The pipeline runs it before a backtest (t_features.c). */
 enum hml_status hml__features_refresh_project(struct hml_project *p, struct hml_result *res, struct hml_error *err);
+
+/* The checks `models add` makes on a model definition in `root`: a registered type, params
+ * the backend knows, a mode it supports, and no feature that is the target or on the
+ * leakage denylist (HML_EBLOCKED, not overridable). Features that are not columns of
+ * `table` (may be NULL) are warnings in res. `where` names the action in errors. */
+enum hml_status hml__models_check_definition(const json_t *root, const char *name, const json_t *def,
+                                             const struct hml_frame *table, const char *where,
+                                             struct hml_result *res, struct hml_error *err);
 
 /* ---- markdown helpers ----------------------------------------------------------- */
 

@@ -24,17 +24,17 @@ static int count_rows(sqlite3 *db, const char *sql)
     return n;
 }
 
-TEST(store_open_creates_db_at_version_1)
+TEST(store_open_creates_db_at_current_version)
 {
     struct hml_error err;
     struct hml_store *st = NULL;
     T_OK(!hml_path_exists(db_path()));
     T_RC(hml_store_open(t_tmpdir(), &st, &err), &err);
     T_OK(hml_path_exists(db_path()));
-    T_EQ(hml_store_version(st), 1);
+    T_EQ(hml_store_version(st), 2);
     sqlite3 *db = hml_store_db(st);
     T_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                        "('ingests', 'runs', 'run_metrics', 'cache_entries', 'meta')"), 5);
+                        "('ingests', 'runs', 'run_metrics', 'cache_entries', 'meta', 'guard_audit')"), 6);
     T_EQ(count_rows(db, "PRAGMA foreign_keys"), 1);
     sqlite3_stmt *s = NULL;
     T_OK(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL) == SQLITE_OK);
@@ -54,7 +54,7 @@ TEST(store_reopen_is_idempotent_and_keeps_rows)
     hml_store_close(st);
     for (int i = 0; i < 3; i++) {
         T_RC(hml_store_open(t_tmpdir(), &st, &err), &err);
-        T_EQ(hml_store_version(st), 1);
+        T_EQ(hml_store_version(st), 2);
         hml_store_close(st);
     }
     T_RC(hml_store_open(t_tmpdir(), &st, &err), &err);
@@ -98,6 +98,40 @@ TEST(store_transactions_and_foreign_keys)
     T_EQ(hml_store_exec(st, "SELEC 1", &err), HML_EIO);
     T_CONTAINS(err.message, "syntax error");
     hml_store_rollback(st); /* outside a transaction: harmless */
+    hml_store_close(st);
+}
+
+/* A store written by a harness that knew only migration 1 gains guard_audit and keeps its rows. */
+TEST(store_migrates_version_1_to_2_and_records_guard_events)
+{
+    struct hml_error err;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/.harness", t_tmpdir());
+    T_RC(hml_mkdirs(dir, &err), &err);
+    sqlite3 *db = NULL;
+    T_OK(sqlite3_open(db_path(), &db) == SQLITE_OK);
+    T_OK(sqlite3_exec(db, "CREATE TABLE ingests (id INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT, format TEXT,"
+                          " rows INTEGER NOT NULL, cols INTEGER NOT NULL, sha256 TEXT, at TEXT NOT NULL);"
+                          "INSERT INTO ingests(name, rows, cols, at) VALUES ('old', 1, 2, 'then');"
+                          "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    struct hml_store *st = NULL;
+    T_RC(hml_store_open(t_tmpdir(), &st, &err), &err);
+    T_EQ(hml_store_version(st), 2);
+    T_EQ(count_rows(hml_store_db(st), "SELECT count(*) FROM ingests WHERE name = 'old'"), 1);
+    struct hml_guard_event e = {.tool = "experiments", .action = "promote", .guardrail = "suspicious_improvement",
+                                .outcome = "overridden", .subject = "exp-002", .message = "brier improved by 0.2"};
+    T_RC(hml_store_record_guard(st, &e, &err), &err);
+    e.outcome = "refused";
+    e.subject = NULL;
+    T_RC(hml_store_record_guard(st, &e, &err), &err);
+    T_EQ(count_rows(hml_store_db(st), "SELECT count(*) FROM guard_audit WHERE overridden = 1 AND subject = 'exp-002'"
+                                      " AND outcome = 'overridden' AND length(at) = 24"), 1);
+    T_EQ(count_rows(hml_store_db(st), "SELECT count(*) FROM guard_audit WHERE overridden = 0 AND subject IS NULL"), 1);
+    e.outcome = "maybe"; /* the table accepts only the three outcomes */
+    hml_error_clear(&err);
+    T_EQ(hml_store_record_guard(st, &e, &err), HML_EIO);
+    T_CONTAINS(err.message, "CHECK");
     hml_store_close(st);
 }
 

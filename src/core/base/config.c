@@ -526,6 +526,24 @@ static enum hml_status apply_feature_edits(json_t *res, const json_t *edits, str
     return HML_OK;
 }
 
+enum hml_status hml_config_expand(const json_t *overlay, json_t **out, struct hml_error *err)
+{
+    HML_ASSERT(out != NULL);
+    if (!json_is_object(overlay)) {
+        hml_fail(err, HML_EINVAL, "config", "an overlay must be a mapping of config keys");
+        return hml_hint(err, "write e.g. {\"models.xgb.params.max_depth\": 4}");
+    }
+    json_t *exp = NULL;
+    enum hml_status rc = expand(overlay, &exp, err);
+    if (!rc && hml_json_depth(exp) > HML_JSON_DEPTH_MAX) {
+        json_decref(exp);
+        hml_fail(err, HML_ELIMIT, "config", "the overlay nests deeper than %d levels", HML_JSON_DEPTH_MAX);
+        return hml_hint(err, "use shorter dotted keys");
+    }
+    if (!rc) *out = exp;
+    return rc;
+}
+
 enum hml_status hml_config_merge(const json_t *root, const json_t *overlay, json_t **out,
                                  struct hml_error *err)
 {

@@ -143,6 +143,7 @@ static const struct entry schema[] = {
     {"workflow.min_model_types", K_INTEGER, .desc = "model families required before ensembling",
      MIN(0)},
     {"workflow.require_feature_discovery", K_BOOLEAN, .desc = "require feature discovery first"},
+    {"workflow.replan_every", K_INTEGER, .desc = "experiments allowed per notebook plan (default 5)", MIN(1)},
 
     {"guardrails", K_OBJECT, .desc = "project-level guardrails"},
     {"guardrails.feature_leakage_denylist", K_STRING_LIST, .desc = "columns never used as features"},

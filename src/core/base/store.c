@@ -55,6 +55,18 @@ static const char *const migrations[] = {
     "  last_used_at TEXT NOT NULL);"
     "CREATE INDEX cache_entries_lru ON cache_entries(kind, last_used_at);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+    /* 2: every guardrail or gate that refused, warned or was overridden. */
+    "CREATE TABLE guard_audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at TEXT NOT NULL,"
+    "  tool TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  guardrail TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('refused', 'warned', 'overridden')),"
+    "  overridden INTEGER NOT NULL,"
+    "  subject TEXT,"
+    "  message TEXT NOT NULL);"
+    "CREATE INDEX guard_audit_at ON guard_audit(at);",
 };
 
 #define VERSION_CURRENT ((int)(sizeof migrations / sizeof *migrations))
@@ -240,6 +252,36 @@ enum hml_status hml_store_record_ingest(struct hml_store *st, const char *name, 
         r = sqlite3_step(s);
     }
     enum hml_status rc = r == SQLITE_DONE ? HML_OK : db_fail(st->db, st->path, "record an ingest in", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+enum hml_status hml_store_record_guard(struct hml_store *st, const struct hml_guard_event *e,
+                                       struct hml_error *err)
+{
+    HML_ASSERT(e && e->tool && e->action && e->guardrail && e->outcome && e->message);
+    char now[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    size_t n = strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+    snprintf(now + n, sizeof now - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(st->db,
+                               "INSERT INTO guard_audit(at, tool, action, guardrail, outcome, overridden, subject, message) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &s, NULL);
+    if (r == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 2, e->tool, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, e->action, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 4, e->guardrail, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 5, e->outcome, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(s, 6, !strcmp(e->outcome, "overridden"));
+        sqlite3_bind_text(s, 7, e->subject, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 8, e->message, -1, SQLITE_TRANSIENT);
+        r = sqlite3_step(s);
+    }
+    enum hml_status rc = r == SQLITE_DONE ? HML_OK : db_fail(st->db, st->path, "record a guardrail event in", err);
     sqlite3_finalize(s);
     return rc;
 }
