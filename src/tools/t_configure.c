@@ -821,14 +821,10 @@ const struct hml_tool hml_tool_configure = {
     .name = "configure",
     .title = "project set-up and global settings",
     .description =
-        "Project set-up and global settings. Actions: init (create a project: task, target_column, "
-        "key_columns, time_column, fold_column), show (summary, or section=data|backtest|models|"
-        "ensemble|… as YAML; detail=full for everything), update_data (task, target, keys, time, "
-        "fold, exclude_columns; names are checked against the data), exclude_columns and "
-        "set_denylist (add_columns/remove_columns), backtest (cv_strategy, n_folds, fold_column, metrics, "
-        "primary_metric, …; checked by building the folds), ensemble (method, meta_learner, calibration, "
-        "temperature, clip_floor, weights, meta_features), suggest_cv, add_target / list_targets / "
-        "set_target (named target profiles). Start every project with init.",
+        "Project set-up and settings. init creates a project (task, target_column, key_columns, time_column, "
+        "fold_column); show (summary, or a section as YAML); update_data (names checked against the data); "
+        "exclude_columns, set_denylist; backtest (cv_strategy, n_folds, metrics, …: checked by building the "
+        "folds); ensemble (method, meta_learner, calibration, …); suggest_cv; add_target/list_targets/set_target.",
     .params = params,
     .actions = actions,
 };

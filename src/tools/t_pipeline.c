@@ -740,13 +740,11 @@ const struct hml_tool hml_tool_pipeline = {
     .name = "pipeline",
     .title = "running backtests and reading results",
     .description =
-        "Backtests and their results. Actions: run_backtest (every active model on every fold of "
-        "configure backtest's strategy; models=[…] for a subset; progress per (model, fold); unchanged "
-        "(model, fold) pairs come from the prediction cache), show_run (run_id, default latest; "
-        "detail=full adds per-fold numbers), list_runs, compare_runs (run_ids=[a, b]), compare_latest, "
-        "predict (data_path: models fit on every labelled row predict a new file), diagnostics, calibration_report, "
-        "explain (name, method gain|shap), inspect_predictions (mode worst|best|uncertain), model_correlation, "
-        "residual_analysis (feature), clear_cache. Answers are short; detail=full for more. Artifacts land in outputs/<run_id>/ (metrics.json, predictions.csv, report.md).",
+        "Backtests and results. run_backtest fits every active model on every fold (unchanged (model, fold) "
+        "pairs come from the cache); show_run, list_runs, compare_runs, compare_latest; predict (a new file, "
+        "models fit on every labelled row); diagnostics, calibration_report, explain (gain|shap), "
+        "inspect_predictions, model_correlation, residual_analysis; clear_cache. Short answers; detail=full "
+        "for more. Artifacts: outputs/<run_id>/.",
     .params = params,
     .actions = actions,
 };
