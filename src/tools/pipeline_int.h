@@ -29,5 +29,6 @@ PIPELINE_ACTION(hml__pipeline_explain);
 PIPELINE_ACTION(hml__pipeline_inspect_predictions);
 PIPELINE_ACTION(hml__pipeline_model_correlation);
 PIPELINE_ACTION(hml__pipeline_residual_analysis);
+PIPELINE_ACTION(hml__pipeline_progress);
 
 #endif

@@ -643,6 +643,46 @@ static enum hml_status a_ensemble(struct hml_call *call, struct hml_result *res,
     return rc;
 }
 
+/* ---- workflow ----------------------------------------------------------------------------------- */
+
+static enum hml_status a_workflow(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    static const char *const keys[] = {"enforce_phases", "min_model_types", "require_feature_discovery", "replan_every"};
+    long long types = hml_param_int(call, "min_model_types", 1);
+    if (types < 1 || types > 4) {
+        hml_fail(err, HML_EINVAL, "configure.workflow", "min_model_types must be 1 to 4, got %lld", types);
+        return hml_hint(err, "there are four model families: boosted trees, bagging, linear, neural");
+    }
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_SKIP, &p, err);
+    if (rc) return rc;
+    json_t *root = json_deep_copy(p->cfg->root);
+    json_t *wf = json_object_get(root, "workflow");
+    if (!json_is_object(wf)) json_object_set_new(root, "workflow", wf = json_object());
+    size_t given = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        json_t *v = hml_param_json(call, keys[i]);
+        if (v) json_object_set(wf, keys[i], v), given++;
+    }
+    if (!given) {
+        hml_fail(err, HML_EINVAL, "configure.workflow", "nothing to change");
+        rc = hml_hint(err, "pass enforce_phases, min_model_types, require_feature_discovery or replan_every");
+    }
+    if (!rc) rc = save_config(p, root, err);
+    if (!rc) {
+        hml_buf_printf(&res->text, "Workflow: phases %s; %lld model families before tuning; feature discovery %s; "
+                                   "a fresh plan every %lld experiments. pipeline progress shows where the project stands.\n",
+                       hml_json_bool(wf, "enforce_phases", false) ? "enforced" : "advised",
+                       (long long)hml_json_int(wf, "min_model_types", 4),
+                       hml_json_bool(wf, "require_feature_discovery", true) ? "required" : "optional",
+                       (long long)hml_json_int(wf, "replan_every", 5));
+        json_object_set(res->data, "workflow", wf);
+    }
+    json_decref(root);
+    hml__project_free(p);
+    return rc;
+}
+
 /* ---- targets -------------------------------------------------------------------------------------- */
 
 /* Named target profiles (data.targets): one project, several things to predict;
@@ -754,6 +794,10 @@ static enum hml_status a_set_target(struct hml_call *call, struct hml_result *re
 static const struct hml_param params[] = {
     {"project_name", HML_P_STRING, NULL, "name of the project (default: the directory name)"},
     {"name", HML_P_STRING, NULL, "name of a target profile"},
+    {"enforce_phases", HML_P_BOOLEAN, NULL, "refuse tuning before diversity and discovery"},
+    {"min_model_types", HML_P_INTEGER, NULL, "model families needed before tuning (1-4)"},
+    {"require_feature_discovery", HML_P_BOOLEAN, NULL, "discovery counts as a phase"},
+    {"replan_every", HML_P_INTEGER, NULL, "experiments per notebook plan"},
     {"method", HML_P_STRING, "stacked|average|weighted", "how model predictions are combined"},
     {"meta_learner", HML_P_OBJECT, NULL, "stacking model: {\"type\": logistic|ridge|gbm, \"C\": 1.0}"},
     {"calibration", HML_P_STRING, "spline|isotonic|platt|beta|none", "calibration after combining"},
@@ -805,6 +849,8 @@ static const struct hml_action actions[] = {
     {"ensemble", a_ensemble,
      "method meta_learner calibration pre_calibration temperature clip_floor exclude_models weights meta_features", NULL,
      "how models combine: stacked (leakage-safe), average or weighted; calibration and post-processing", 0},
+    {"workflow", a_workflow, "enforce_phases min_model_types require_feature_discovery replan_every", NULL,
+     "phase gates of the workflow (pipeline progress shows the checklist)", 0},
     {"add_target", a_add_target, "name target_column task metrics", "name target_column",
      "define a named target profile (column, task, metrics)", 0},
     {"list_targets", a_list_targets, "", NULL, "the target profiles and the active target", HML_ACT_READONLY},

@@ -731,6 +731,7 @@ static const struct hml_action actions[] = {
      "correlation of the models' out-of-fold predictions; near-duplicates flagged", HML_ACT_READONLY},
     {"residual_analysis", hml__pipeline_residual_analysis, "run_id name feature n_bins", "feature",
      "error by bins of a feature", HML_ACT_READONLY},
+    {"progress", hml__pipeline_progress, "", NULL, "the workflow's phase checklist and the next call", HML_ACT_READONLY},
     {"clear_cache", a_clear_cache, "scope", NULL, "delete cached predictions (they are rebuilt on demand)",
      HML_ACT_DESTRUCTIVE},
     {0},
@@ -743,7 +744,7 @@ const struct hml_tool hml_tool_pipeline = {
         "Backtests and results. run_backtest fits every active model on every fold (unchanged (model, fold) "
         "pairs come from the cache); show_run, list_runs, compare_runs, compare_latest; predict (a new file, "
         "models fit on every labelled row); diagnostics, calibration_report, explain (gain|shap), "
-        "inspect_predictions, model_correlation, residual_analysis; clear_cache. Short answers; detail=full "
+        "inspect_predictions, model_correlation, residual_analysis; progress; clear_cache. Short answers; detail=full "
         "for more. Artifacts: outputs/<run_id>/.",
     .params = params,
     .actions = actions,

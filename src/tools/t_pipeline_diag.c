@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+
 #include "harness/alloc.h"
+#include "harness/experiment.h"
+#include "harness/notebook.h"
 #include "harness/runner.h"
 #include "harness/stats.h"
 
@@ -648,4 +652,108 @@ PIPELINE_ACTION(hml__pipeline_explain)
     hml_explanation_free(x);
     hml__project_free(p);
     return rc;
+}
+
+/* ---- progress: the workflow's phase checklist ----------------------------------------------------- */
+
+/* Model families for the diversity phase; every type the registry knows has one. */
+static const char *family_of(const char *type)
+{
+    static const char *const map[][2] = {{"xgboost", "boosted_tree"}, {"lightgbm", "boosted_tree"},
+                                         {"catboost", "boosted_tree"}, {"random_forest", "bagging"},
+                                         {"logistic_regression", "linear"}, {"elastic_net", "linear"},
+                                         {"mlp", "neural"}, {"tabnet", "neural"}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcmp(map[i][0], type)) return map[i][1];
+    return "other";
+}
+
+static size_t count_dirs(const struct hml_project *p, const char *rel, const char *prefix)
+{
+    char *dir = hml__project_path(p, rel);
+    size_t n = 0;
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    if (d) closedir(d);
+    hml_free(dir);
+    return n;
+}
+
+struct phase {
+    const char *name;
+    bool done;
+    char status[160];
+    const char *next; /* the call that moves it on */
+};
+
+PIPELINE_ACTION(hml__pipeline_progress)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    const json_t *root = p->cfg->root, *data = json_object_get(root, "data"), *wf = json_object_get(root, "workflow");
+    const char *target = hml_json_str(data, "target_column", NULL);
+    size_t notes = 0, plans = 0, runs = count_dirs(p, "outputs", "run-"), expl = count_dirs(p, "experiments", "expl-");
+    struct hml_error e;
+    if (hml_notebook_count(p->dir, HML_NB_PHASE_TRANSITION, NULL, &notes, &e)) notes = 0;
+    if (hml_notebook_count(p->dir, HML_NB_PLAN, NULL, &plans, &e)) plans = 0;
+    size_t features = json_object_size(json_object_get(root, "features"));
+    /* Families among active models; the gate needs min_model_types of the four. */
+    const char *fams[8];
+    size_t nf = 0, included = 0;
+    const char *name;
+    json_t *def;
+    json_object_foreach(json_object_get(root, "models"), name, def) {
+        if (!hml_json_bool(def, "active", true)) continue;
+        included += hml_json_bool(def, "include_in_ensemble", true);
+        const char *f = family_of(hml_json_str(def, "type", ""));
+        bool seen = false;
+        for (size_t i = 0; i < nf; i++) seen |= !strcmp(fams[i], f);
+        if (!seen && nf < 8) fams[nf++] = f;
+    }
+    size_t need = (size_t)hml_json_int(wf, "min_model_types", 4);
+    if (need > 4) need = 4;
+    struct hml_exp_journal *j = NULL;
+    size_t logged = 0;
+    if (hml_exp_journal_load(p->dir, &j, &e) == HML_OK)
+        for (size_t i = 0; i < j->n; i++) {
+            enum hml_exp_status st = hml_exp_status_of(j->recs[i]);
+            logged += st == HML_EXP_CONCLUDED || st == HML_EXP_PROMOTED;
+        }
+    hml_exp_journal_free(j);
+    bool discovery_needed = hml_json_bool(wf, "require_feature_discovery", true);
+    const char *method = hml_json_str(json_object_get(root, "ensemble"), "method", "average");
+    struct phase ph[] = {
+        {"data", p->table && target && hml_frame_find(p->table, target) >= 0, "", "data add --data_path <file>, configure update_data --target_column <col>"},
+        {"eda & feature discovery", !discovery_needed || features > 0 || notes > 0, "", "data profile, features discover, then features add (or a notebook phase_transition)"},
+        {"baseline", runs > 0, "", "models add (one model), pipeline run_backtest"},
+        {"model diversity", nf >= need, "", "models add a model of another family (boosted trees, bagging, linear, neural)"},
+        {"experiments", plans > 0 && logged > 0, "", "notebook write --type plan, experiments create / run / log_result"},
+        {"tuning", expl > 0, "", "experiments explore over the best model's params"},
+        {"ensemble", included >= 2 && strcmp(method, "average") != 0, "", "configure ensemble --method stacked (two or more models included)"},
+    };
+    snprintf(ph[0].status, sizeof ph[0].status, "%s", p->table ? (target ? "table and target set" : "no target set") : "no data");
+    snprintf(ph[1].status, sizeof ph[1].status, "%zu declared feature(s), %zu phase note(s)%s", features, notes,
+             discovery_needed ? "" : " (not required)");
+    snprintf(ph[2].status, sizeof ph[2].status, "%zu run(s)", runs);
+    snprintf(ph[3].status, sizeof ph[3].status, "%zu of %zu families", nf, need);
+    snprintf(ph[4].status, sizeof ph[4].status, "%zu plan(s), %zu concluded experiment(s)", plans, logged);
+    snprintf(ph[5].status, sizeof ph[5].status, "%zu exploration(s)", expl);
+    snprintf(ph[6].status, sizeof ph[6].status, "%s over %zu model(s)", method, included);
+    json_t *list = json_array();
+    const char *next = NULL;
+    hml_buf_puts(&res->text, "| phase | state | |\n|---|---|---|\n");
+    for (size_t i = 0; i < sizeof ph / sizeof *ph; i++) {
+        hml_buf_printf(&res->text, "| %s | %s | %s |\n", ph[i].name, ph[i].status, ph[i].done ? "done" : "to do");
+        json_array_append_new(list, json_pack("{s:s,s:b,s:s}", "phase", ph[i].name, "done", ph[i].done, "state", ph[i].status));
+        if (!ph[i].done && !next) next = ph[i].next;
+    }
+    hml_buf_printf(&res->text, "%s%s\n", next ? "Next: " : "Every phase is done. ", next ? next : "Keep the notebook current.");
+    bool tuning_ready = ph[1].done && ph[3].done;
+    json_object_set_new(res->data, "phases", list);
+    json_object_set_new(res->data, "ready_for_tuning", json_boolean(tuning_ready));
+    if (next) json_object_set_new(res->data, "next", json_string(next));
+    hml__project_free(p);
+    return HML_OK;
 }

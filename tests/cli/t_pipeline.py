@@ -192,3 +192,22 @@ def a_raw_column_that_gives_the_answer_away_is_refused():
     assert tree_digest(d) == before
     ok(h(d, "configure", "exclude_columns", add_columns=["boarding_group"]))
     ok(h(d, "pipeline", "run_backtest"))
+
+
+@test
+def progress_checklist_and_workflow_settings():
+    d = titanic_project()
+    j = ok(h(d, "pipeline", "progress"))
+    phases = {p["phase"]: p["done"] for p in j["phases"]}
+    assert phases["data"] and not phases["baseline"] and not phases["model diversity"], phases
+    assert "models add" in j["next"] or "features" in j["next"], j["next"]
+    ok(h(d, "configure", "workflow", min_model_types=2, require_feature_discovery=False))
+    ok(h(d, "models", "add", name="x", model_type="xgboost", params={"n_estimators": 5}))
+    ok(h(d, "models", "add", name="l", model_type="logistic_regression"))
+    ok(h(d, "pipeline", "run_backtest"))
+    j = ok(h(d, "pipeline", "progress"))
+    phases = {p["phase"]: p["done"] for p in j["phases"]}
+    assert phases["baseline"] and phases["model diversity"] and phases["eda & feature discovery"], phases
+    assert j["ready_for_tuning"] is True and "plan" in j["next"], j
+    fails(h(d, "configure", "workflow", min_model_types=6), "invalid_params", in_message="1 to 4")
+    fails(h(d, "configure", "workflow"), "invalid_params", in_message="nothing to change")
