@@ -114,6 +114,10 @@ enum hml_status hml_explain(const struct hml_run_opts *o, const char *model, con
                             struct hml_explanation **out, struct hml_error *err);
 void hml_explanation_free(struct hml_explanation *x);
 
+/* Is col kept out of a model's default inputs: the target, keys, exclusions, the
+ * denylist, and the fold, time and group columns? */
+bool hml_input_reserved(const json_t *root, const char *col);
+
 /* The run as JSON (metrics of every model and the ensemble, folds, notes). */
 json_t *hml_run_json(const struct hml_run *r);
 

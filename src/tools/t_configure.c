@@ -7,6 +7,9 @@
 #include "harness/alloc.h"
 #include "harness/cv.h"
 #include "harness/expr.h"
+#include "harness/feature.h"
+#include "harness/runner.h"
+#include "harness/stats.h"
 #include "harness/log.h"
 #include "harness/metric.h"
 #include "harness/store.h"
@@ -643,6 +646,134 @@ static enum hml_status a_ensemble(struct hml_call *call, struct hml_result *res,
     return rc;
 }
 
+/* ---- check_guardrails ------------------------------------------------------------------------------- */
+
+struct check {
+    const char *name;
+    const char *result; /* PASS, WARN, FAIL */
+    char detail[256];
+    bool overridable;
+};
+
+static void add_check(json_t *list, struct hml_buf *t, const struct check *c)
+{
+    hml_buf_printf(t, "| %s | %s | %s |\n", c->name, c->result, c->detail);
+    json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b}", "guardrail", c->name, "result", c->result, "detail",
+                                          c->detail, "overridable", c->overridable));
+}
+
+/* Inputs of an active model: its declared features, or every column it may use. */
+static void model_inputs(const json_t *root, const json_t *def, const struct hml_frame *t, const char **out, size_t *n)
+{
+    *n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(def, "features"), i, v) if (*n < 512) out[(*n)++] = json_string_value(v);
+    if (*n || !t) return;
+    for (size_t j = 0; j < t->ncols && *n < 512; j++)
+        if (!hml_input_reserved(root, t->names[j])) out[(*n)++] = t->names[j];
+}
+
+/* feature_leakage (not overridable): no model input is the target, denylisted, or an answer. */
+static void check_leakage(const struct hml_project *p, struct check *c)
+{
+    const json_t *root = p->cfg->root;
+    struct hml_target tg;
+    struct hml_error e;
+    bool have_target = p->table && !hml_target_load(p->table, root, &tg, &e);
+    const char *name;
+    json_t *def;
+    json_object_foreach(json_object_get(root, "models"), name, def) {
+        if (!hml_json_bool(def, "active", true)) continue;
+        const char *in[512];
+        size_t n;
+        model_inputs(root, def, p->table, in, &n);
+        for (size_t k = 0; k < n; k++) {
+            long j = p->table ? hml_frame_find(p->table, in[k]) : -1;
+            bool bad = list_has(hml_config_get(root, "guardrails.feature_leakage_denylist"), in[k]) ||
+                       (have_target && !strcmp(in[k], tg.name));
+            if (!bad && have_target && j >= 0 && hml_feature_guard_column(in[k], in[k], p->table->cols[j], &tg, &e)) bad = true;
+            if (bad) {
+                c->result = "FAIL";
+                snprintf(c->detail, sizeof c->detail, "model '%s' reads '%s', which gives the answer away", name, in[k]);
+                break;
+            }
+        }
+        if (!strcmp(c->result, "FAIL")) break;
+    }
+    if (have_target) hml_target_fini(&tg);
+}
+
+static enum hml_status a_check_guardrails(struct hml_call *call, struct hml_result *res, struct hml_error *err)
+{
+    struct hml_project *p;
+    enum hml_status rc = hml__project_open(call, HML_TABLE_IF_ANY, &p, err);
+    if (rc) return rc;
+    const json_t *root = p->cfg->root, *data = json_object_get(root, "data");
+    json_t *list = json_array();
+    hml_buf_puts(&res->text, "| guardrail | result | detail |\n|---|---|---|\n");
+    const char *target = hml_json_str(data, "target_column", NULL);
+    struct check c = {"target", "PASS", "", false};
+    if (!target || !p->table || hml_frame_find(p->table, target) < 0) {
+        c.result = "FAIL";
+        snprintf(c.detail, sizeof c.detail, "%s", !target ? "no target set" : "the target is not a column of the table");
+    } else snprintf(c.detail, sizeof c.detail, "'%s'", target);
+    add_check(list, &res->text, &c);
+    c = (struct check){"feature_leakage", "PASS", "no model input is the target, denylisted or an answer", false};
+    check_leakage(p, &c);
+    add_check(list, &res->text, &c);
+    /* temporal_ordering: with a time column, a row strategy trains on the future. */
+    const char *strategy = hml_json_str(json_object_get(root, "backtest"), "cv_strategy", "kfold");
+    enum hml_cv_strategy st;
+    struct hml_error e;
+    c = (struct check){"temporal_ordering", "PASS", "", false};
+    bool ordered = !hml_cv_strategy_parse(strategy, &st, &e) && hml_cv_strategy_time_ordered(st);
+    if (hml_json_str(data, "time_column", NULL) && !ordered) {
+        c.result = "WARN";
+        snprintf(c.detail, sizeof c.detail, "time column '%s' but %s trains on later rows: use expanding or sliding to forecast",
+                 hml_json_str(data, "time_column", ""), strategy);
+    } else snprintf(c.detail, sizeof c.detail, "%s", ordered ? "time-ordered strategy" : "no time column declared");
+    add_check(list, &res->text, &c);
+    /* class_imbalance: the minority class under 10% of the rows. */
+    c = (struct check){"class_imbalance", "PASS", "", true};
+    long tj = target && p->table ? hml_frame_find(p->table, target) : -1;
+    struct hml_col_stats s;
+    if (tj >= 0 && strcmp(hml_json_str(data, "task", ""), "regression") && !hml_col_stats(p->table->cols[tj], &s, &e) && s.top_n) {
+        double minority = (double)s.top_count[s.top_n - 1] / (double)(s.n - s.nulls);
+        snprintf(c.detail, sizeof c.detail, "smallest class %.1f%% of the rows", 100 * minority);
+        if (minority < 0.10) c.result = "WARN";
+    }
+    add_check(list, &res->text, &c);
+    /* feature_count: more inputs than a tenth of the rows overfits easily. */
+    c = (struct check){"feature_count", "PASS", "", true};
+    const char *name;
+    json_t *def;
+    size_t rows = p->table ? p->table->nrows : 0;
+    json_object_foreach(json_object_get(root, "models"), name, def) {
+        const char *in[512];
+        size_t n;
+        if (!hml_json_bool(def, "active", true)) continue;
+        model_inputs(root, def, p->table, in, &n);
+        if (rows && n > rows / 10) {
+            c.result = "WARN";
+            snprintf(c.detail, sizeof c.detail, "model '%s' has %zu inputs for %zu rows", name, n, rows);
+        }
+    }
+    if (!strcmp(c.result, "PASS")) snprintf(c.detail, sizeof c.detail, "inputs within a tenth of the rows");
+    add_check(list, &res->text, &c);
+    size_t fails = 0, warns = 0, i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        fails += !strcmp(hml_json_str(v, "result", ""), "FAIL");
+        warns += !strcmp(hml_json_str(v, "result", ""), "WARN");
+    }
+    hml_buf_printf(&res->text, "%zu FAIL, %zu WARN. FAILs block backtests; WARNs are advice.\n", fails, warns);
+    json_object_set_new(res->data, "checks", list);
+    json_object_set_new(res->data, "fail", json_integer((json_int_t)fails));
+    hml__project_free(p);
+    return HML_OK;
+}
+
 /* ---- workflow ----------------------------------------------------------------------------------- */
 
 static enum hml_status a_workflow(struct hml_call *call, struct hml_result *res, struct hml_error *err)
@@ -849,6 +980,8 @@ static const struct hml_action actions[] = {
     {"ensemble", a_ensemble,
      "method meta_learner calibration pre_calibration temperature clip_floor exclude_models weights meta_features", NULL,
      "how models combine: stacked (leakage-safe), average or weighted; calibration and post-processing", 0},
+    {"check_guardrails", a_check_guardrails, "", NULL, "every project-level guardrail: PASS, WARN or FAIL",
+     HML_ACT_READONLY},
     {"workflow", a_workflow, "enforce_phases min_model_types require_feature_discovery replan_every", NULL,
      "phase gates of the workflow (pipeline progress shows the checklist)", 0},
     {"add_target", a_add_target, "name target_column task metrics", "name target_column",

@@ -211,3 +211,22 @@ def progress_checklist_and_workflow_settings():
     assert j["ready_for_tuning"] is True and "plan" in j["next"], j
     fails(h(d, "configure", "workflow", min_model_types=6), "invalid_params", in_message="1 to 4")
     fails(h(d, "configure", "workflow"), "invalid_params", in_message="nothing to change")
+
+
+@test
+def check_guardrails_reports_pass_warn_fail():
+    d = titanic_models_project()
+    j = ok(h(d, "configure", "check_guardrails"))
+    res = {c["guardrail"]: c["result"] for c in j["checks"]}
+    assert res["feature_leakage"] == "PASS" and res["target"] == "PASS" and j["fail"] == 0, j
+    ok(h(d, "configure", "update_data", time_column="age"))
+    j = ok(h(d, "configure", "check_guardrails"))
+    assert {c["guardrail"]: c["result"] for c in j["checks"]}["temporal_ordering"] == "WARN"
+    src = read_csv("titanic.csv")
+    f = os.path.join(d, "leak.csv")
+    with open(f, "w") as fh:
+        fh.write("passenger_id,lifeboat_flag\n" + "".join(f"{r['passenger_id']},{r['survived']}\n" for r in src))
+    ok(h(d, "data", "add", data_path=f, join_on="passenger_id"))
+    j = ok(h(d, "configure", "check_guardrails"))
+    leak = [c for c in j["checks"] if c["guardrail"] == "feature_leakage"][0]
+    assert leak["result"] == "FAIL" and "lifeboat_flag" in leak["detail"] and j["fail"] == 1, leak

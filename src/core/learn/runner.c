@@ -131,7 +131,7 @@ static bool is_str(const char *a, const char *b) { return a && b && !strcmp(a, b
 
 /* Columns that are never default inputs: the target, keys, exclusions, the
  * denylist, and the columns that define folds, time and groups. */
-static bool reserved(const json_t *root, const char *col)
+bool hml_input_reserved(const json_t *root, const char *col)
 {
     const json_t *data = json_object_get(root, "data"), *bt = json_object_get(root, "backtest");
     return is_str(col, hml_json_str(data, "target_column", NULL)) || in_strings(json_object_get(data, "key_columns"), col) ||
@@ -176,7 +176,7 @@ static enum hml_status resolve_features(const struct run_ctx *c, struct model_ct
         return HML_OK;
     }
     for (size_t j = 0; !rc && j < c->ft->ncols; j++)
-        if (!reserved(c->root, c->ft->names[j])) rc = add_feature(m, c->ft->names[j], err);
+        if (!hml_input_reserved(c->root, c->ft->names[j])) rc = add_feature(m, c->ft->names[j], err);
     if (!rc && !m->nfeatures) {
         hml_fail(err, HML_EINVAL, "backtest", "model '%s' has no input columns", m->out->name);
         rc = hml_hint(err, "every column is the target, a key or excluded; add data or list features");
