@@ -77,5 +77,7 @@ json_t *hml__exp_real(double x);
 enum hml_status hml__exp_run(struct hml_call *call, struct hml_result *res, struct hml_error *err);
 enum hml_status hml__exp_quick_run(struct hml_call *call, struct hml_result *res, struct hml_error *err);
 enum hml_status hml__exp_promote(struct hml_call *call, struct hml_result *res, struct hml_error *err);
+enum hml_status hml__exp_explore(struct hml_call *call, struct hml_result *res, struct hml_error *err);
+enum hml_status hml__exp_promote_trial(struct hml_call *call, struct hml_result *res, struct hml_error *err);
 
 #endif

@@ -20,6 +20,10 @@ enum hml_status hml__pipeline_save(const struct hml_project *p, const struct hml
 /* Progress callback forwarding to the call's progress (ud = the struct hml_call). */
 void hml__run_progress(void *ud, double done, double total, const char *msg);
 
+/* The family of a model type for the diversity phase: boosted_tree, bagging, linear,
+ * neural ("other" for unknown types). */
+const char *hml__model_family(const char *type);
+
 #define PIPELINE_ACTION(name) \
     enum hml_status name(struct hml_call *call, struct hml_result *res, struct hml_error *err)
 

@@ -201,9 +201,9 @@ json_t *hml_tool_input_schema(const struct hml_tool *t)
 json_t *hml_tool_output_schema(const struct hml_tool *t)
 {
     (void)t;
-    return json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:[s]}", "type", "object",
-                     "properties", "ok", "type", "boolean", "action", "type", "string", "error",
-                     "type", "object", "warnings", "type", "array", "required", "ok");
+    /* Every result is {"ok": …, "action": …, payload}; errors add "error". Kept small:
+     * it is repeated in tools/list for every tool. */
+    return json_pack("{s:s,s:{s:{s:s}},s:[s]}", "type", "object", "properties", "ok", "type", "boolean", "required", "ok");
 }
 
 /* ---- help -------------------------------------------------------------------------- */

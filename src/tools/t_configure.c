@@ -950,9 +950,7 @@ static const struct hml_param params[] = {
     {"section", HML_P_STRING, "project|data|backtest|models|ensemble|workflow|guardrails|sources|features|views",
      "show only this section of the config"},
     {"detail", HML_P_STRING, "summary|full", "summary (default) or the full config"},
-    {"cv_strategy", HML_P_STRING, NULL,
-     "loso, expanding, sliding, purged_kfold (over fold_column values) or kfold, stratified_kfold, group_kfold, "
-     "bootstrap (over rows); aliases accepted"},
+    {"cv_strategy", HML_P_STRING, NULL, "kfold, stratified_kfold, group_kfold, bootstrap, loso, expanding, sliding, purged_kfold"},
     {"fold_values", HML_P_ARRAY, NULL, "test only these fold values"},
     {"n_folds", HML_P_INTEGER, NULL, "folds of the k-fold strategies"},
     {"window_size", HML_P_INTEGER, NULL, "sliding: training values before each test value"},

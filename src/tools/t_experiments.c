@@ -756,6 +756,10 @@ static const struct hml_param params[] = {
     {"experiment_ids", HML_P_STRINGS, NULL, "experiments to compare"},
     {"last_n", HML_P_INTEGER, NULL, "how many (default 20)"},
     {"status", HML_P_STRING, "created|completed|concluded|promoted|abandoned", "only these"},
+    {"search_space", HML_P_OBJECT, NULL, "{axes: [{key, type, low, high, log, values}], budget}"},
+    {"budget", HML_P_INTEGER, NULL, "explore: trials (default 20)"},
+    {"warm_start_from", HML_P_STRING, NULL, "explore: an earlier expl-NNN"},
+    {"trial", HML_P_INTEGER, NULL, "promote_trial: trial number (default: best)"},
     {0},
 };
 
@@ -769,6 +773,10 @@ static const struct hml_action actions[] = {
      "record the conclusion (required before the next experiment)", 0},
     {"promote", hml__exp_promote, "experiment_id primary_metric human_override", "experiment_id",
      "write a kept, improved overlay into the config", 0},
+    {"explore", hml__exp_explore, "search_space budget primary_metric warm_start_from", "search_space",
+     "TPE search over config overlays; trials share the cache", HML_ACT_LONG},
+    {"promote_trial", hml__exp_promote_trial, "experiment_id trial description hypothesis", "experiment_id",
+     "a trial becomes an experiment (still run and logged)", 0},
     {"quick_run", hml__exp_quick_run,
      "description hypothesis overlay primary_metric baseline_run_id parent_id phase human_override", "hypothesis overlay",
      "create + write_overlay + run in one call", HML_ACT_LONG},
@@ -783,7 +791,8 @@ const struct hml_tool hml_tool_experiments = {
     .description =
         "Hypothesis-driven experiments on config overlays. Actions: create (needs a notebook plan), write_overlay, "
         "run (vs the baseline; paired verdict over folds), log_result, promote (overlay into the config), quick_run "
-        "(create+overlay+run), compare, journal. Order is enforced; refusals name the next call.",
+        "(create+overlay+run), explore (TPE over overlays), promote_trial, compare, journal. Order is enforced; "
+        "refusals name the next call.",
     .params = params,
     .actions = actions,
 };

@@ -657,7 +657,7 @@ PIPELINE_ACTION(hml__pipeline_explain)
 /* ---- progress: the workflow's phase checklist ----------------------------------------------------- */
 
 /* Model families for the diversity phase; every type the registry knows has one. */
-static const char *family_of(const char *type)
+const char *hml__model_family(const char *type)
 {
     static const char *const map[][2] = {{"xgboost", "boosted_tree"}, {"lightgbm", "boosted_tree"},
                                          {"catboost", "boosted_tree"}, {"random_forest", "bagging"},
@@ -707,7 +707,7 @@ PIPELINE_ACTION(hml__pipeline_progress)
     json_object_foreach(json_object_get(root, "models"), name, def) {
         if (!hml_json_bool(def, "active", true)) continue;
         included += hml_json_bool(def, "include_in_ensemble", true);
-        const char *f = family_of(hml_json_str(def, "type", ""));
+        const char *f = hml__model_family(hml_json_str(def, "type", ""));
         bool seen = false;
         for (size_t i = 0; i < nf; i++) seen |= !strcmp(fams[i], f);
         if (!seen && nf < 8) fams[nf++] = f;

@@ -230,3 +230,33 @@ def check_guardrails_reports_pass_warn_fail():
     j = ok(h(d, "configure", "check_guardrails"))
     leak = [c for c in j["checks"] if c["guardrail"] == "feature_leakage"][0]
     assert leak["result"] == "FAIL" and "lifeboat_flag" in leak["detail"] and j["fail"] == 1, leak
+
+
+@test
+def explore_searches_overlays_and_promotes_a_trial():
+    d = titanic_models_project()
+    space = {"axes": [{"key": "models.xgb.params.max_depth", "type": "integer", "low": 1, "high": 4},
+                      {"key": "models.lgb.params.num_leaves", "type": "integer", "low": 2, "high": 16}]}
+    before = tree_digest(d)
+    fails(h(d, "experiments", "explore", search_space={"axes": [{"key": "models.xgb.params.max_depth", "type": "integr",
+                                                                 "low": 1, "high": 4}]}), "invalid_params",
+          did_you_mean="integer")
+    assert tree_digest(d) == before
+    j = ok(h(d, "experiments", "explore", search_space=space, budget=6))
+    assert j["exploration_id"] == "expl-001" and len(j["trials"]) == 6, j
+    briers = {t["trial"]: t["metric"] for t in j["trials"]}
+    assert briers[j["best_trial"]] == min(briers.values())
+    assert any("model families" in w for w in j.get("warnings", [])), "the phase gate warns"
+    for f in ["study.json", "trials.json", "best_overlay.yaml"]:
+        assert os.path.isfile(os.path.join(d, "experiments", "expl-001", f)), f
+    e = fails(h(d, "experiments", "promote_trial", experiment_id="expl-001"), "blocked")
+    assert "plan" in e["hint"], e
+    ok(h(d, "notebook", "write", type="plan", content="tune depth and leaves"))
+    p = ok(h(d, "experiments", "promote_trial", experiment_id="expl-001"))
+    assert p["experiment_id"] == "exp-001"
+    assert p["experiment"]["overlay"]["models"]["xgb"]["params"]["max_depth"] == j["best_params"]["models.xgb.params.max_depth"]
+    fails(h(d, "experiments", "promote_trial", experiment_id="expl-009"), "not_found")
+    j2 = ok(h(d, "experiments", "explore", search_space=space, budget=2, warm_start_from="expl-001"))
+    assert j2["exploration_id"] == "expl-002"
+    ok(h(d, "configure", "workflow", enforce_phases=True))
+    fails(h(d, "experiments", "explore", search_space=space, budget=2), "blocked", in_message="model families")
