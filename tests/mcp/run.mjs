@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { BIN, cleanup } from './lib.mjs';
 
-const files = ['sdk.test.mjs', 'raw.test.mjs', 'reload.test.mjs', 'events.test.mjs'].filter((f) => fs.existsSync(new URL('./' + f, import.meta.url)));
+const files = ['sdk.test.mjs', 'raw.test.mjs', 'reload.test.mjs', 'events.test.mjs', 'session.test.mjs'].filter((f) => fs.existsSync(new URL('./' + f, import.meta.url)));
 const TEST_TIMEOUT_MS = 90000;
 
 const filter = process.argv[2] || '';
