@@ -1,7 +1,8 @@
 /* t_configure.c — the `configure` tool: project set-up and global settings. */
-#include "tools_int.h"
+#include "pipeline_int.h"
 
 #include <libgen.h>
+#include <math.h>
 #include <string.h>
 
 #include "harness/alloc.h"
@@ -704,6 +705,48 @@ static void check_leakage(const struct hml_project *p, struct check *c)
     if (have_target) hml_target_fini(&tg);
 }
 
+/* feature_diversity: two active models of one family reading the same inputs add
+ * little to an ensemble. */
+static void check_diversity(const struct hml_project *p, json_t *list, struct hml_buf *t)
+{
+    const json_t *root = p->cfg->root;
+    struct check c = {"feature_diversity", "PASS", "no two models of one family share all their inputs", true};
+    const char *na, *nb;
+    json_t *a, *b;
+    json_object_foreach(json_object_get(root, "models"), na, a) {
+        json_object_foreach(json_object_get(root, "models"), nb, b) {
+            if (strcmp(na, nb) >= 0 || !hml_json_bool(a, "active", true) || !hml_json_bool(b, "active", true)) continue;
+            if (strcmp(hml__model_family(hml_json_str(a, "type", "")), hml__model_family(hml_json_str(b, "type", "")))) continue;
+            if (!json_equal(json_object_get(a, "features"), json_object_get(b, "features"))) continue;
+            c.result = "WARN";
+            snprintf(c.detail, sizeof c.detail, "'%s' and '%s' are %s models on the same inputs: vary their features",
+                     na, nb, hml__model_family(hml_json_str(a, "type", "")));
+        }
+    }
+    add_check(list, t, &c);
+}
+
+/* model_complexity: boosted trees with far more leaves than rows memorise the data. */
+static void check_complexity(const struct hml_project *p, json_t *list, struct hml_buf *t)
+{
+    struct check c = {"model_complexity", "PASS", "tree ensembles in proportion to the rows", true};
+    size_t rows = p->table ? p->table->nrows : 0;
+    const char *name;
+    json_t *def;
+    json_object_foreach(json_object_get(p->cfg->root, "models"), name, def) {
+        const json_t *pr = json_object_get(def, "params");
+        if (!rows || strcmp(hml__model_family(hml_json_str(def, "type", "")), "boosted_tree")) continue;
+        double trees = hml_json_num(pr, "n_estimators", 100), depth = hml_json_num(pr, "max_depth", 6);
+        double leaves = trees * pow(2.0, fmin(depth, 20));
+        if (leaves > 100.0 * (double)rows) {
+            c.result = "WARN";
+            snprintf(c.detail, sizeof c.detail, "model '%s': %.0f trees of depth %.0f for %zu rows; lower depth or trees, "
+                     "or use early_stopping_rounds", name, trees, depth, rows);
+        }
+    }
+    add_check(list, t, &c);
+}
+
 static enum hml_status a_check_guardrails(struct hml_call *call, struct hml_result *res, struct hml_error *err)
 {
     struct hml_project *p;
@@ -761,6 +804,8 @@ static enum hml_status a_check_guardrails(struct hml_call *call, struct hml_resu
     }
     if (!strcmp(c.result, "PASS")) snprintf(c.detail, sizeof c.detail, "inputs within a tenth of the rows");
     add_check(list, &res->text, &c);
+    check_diversity(p, list, &res->text);
+    check_complexity(p, list, &res->text);
     size_t fails = 0, warns = 0, i;
     json_t *v;
     json_array_foreach(list, i, v) {

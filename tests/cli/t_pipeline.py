@@ -219,6 +219,12 @@ def check_guardrails_reports_pass_warn_fail():
     j = ok(h(d, "configure", "check_guardrails"))
     res = {c["guardrail"]: c["result"] for c in j["checks"]}
     assert res["feature_leakage"] == "PASS" and res["target"] == "PASS" and j["fail"] == 0, j
+    assert res["feature_diversity"] == "WARN", "xgb and lgb are both boosted trees on every column"
+    assert res["model_complexity"] == "PASS"
+    ok(h(d, "models", "update", name="lgb", features=["age", "fare", "class"]))
+    ok(h(d, "models", "add", name="deep", model_type="xgboost", features=["age"], params={"n_estimators": 2000, "max_depth": 10}))
+    res = {c["guardrail"]: c["result"] for c in ok(h(d, "configure", "check_guardrails"))["checks"]}
+    assert res["feature_diversity"] == "PASS" and res["model_complexity"] == "WARN", res
     ok(h(d, "configure", "update_data", time_column="age"))
     j = ok(h(d, "configure", "check_guardrails"))
     assert {c["guardrail"]: c["result"] for c in j["checks"]}["temporal_ordering"] == "WARN"
