@@ -692,7 +692,10 @@ static bool excluded_from_ensemble(const json_t *root, const char *name, const j
            in_strings(hml_config_get(root, "ensemble.exclude_models"), name);
 }
 
-static enum hml_status run_models(struct run_ctx *c, struct hml_error *err)
+/* The active models (or the requested subset), each set up — type, params, mode,
+ * inputs, guards — before any is fitted, so a bad definition fails in seconds. On
+ * success *out holds n contexts (free with free_models) and r->models their outputs. */
+static enum hml_status setup_models(struct run_ctx *c, struct model_ctx **out, size_t *n_out, struct hml_error *err)
 {
     struct hml_run *r = c->r;
     const json_t *models = json_object_get(c->root, "models");
@@ -707,8 +710,6 @@ static enum hml_status run_models(struct run_ctx *c, struct hml_error *err)
         return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
     }
     r->nmodels = n;
-    c->total = n * r->folds->n;
-    /* Set every model up before fitting any: a bad definition fails in seconds. */
     for (size_t i = 0; i < n && !rc; i++) {
         ms[i].out = &r->models[i];
         ms[i].def = json_object_get(models, names[i]);
@@ -716,12 +717,28 @@ static enum hml_status run_models(struct run_ctx *c, struct hml_error *err)
         r->models[i].in_ensemble = !excluded_from_ensemble(c->root, names[i], ms[i].def);
         rc = setup_model(c, &ms[i], err);
     }
+    *out = ms;
+    *n_out = n;
+    return rc;
+}
+
+static void free_models(struct model_ctx *ms, size_t n)
+{
+    for (size_t i = 0; ms && i < n; i++) model_ctx_fini(&ms[i]);
+    hml_free(ms);
+}
+
+static enum hml_status run_models(struct run_ctx *c, struct hml_error *err)
+{
+    struct model_ctx *ms = NULL;
+    size_t n = 0;
+    enum hml_status rc = setup_models(c, &ms, &n, err);
+    c->total = n * c->r->folds->n;
     double t0 = now_s();
     if (!rc) rc = fit_all(c, ms, n, err);
     /* Folds interleave across models, so each model is charged an equal share. */
     for (size_t i = 0; i < n && !rc; i++) rc = finish_model(c, &ms[i], (now_s() - t0) / (double)n, err);
-    for (size_t i = 0; i < n; i++) model_ctx_fini(&ms[i]);
-    hml_free(ms);
+    free_models(ms, n);
     return rc;
 }
 
@@ -776,22 +793,10 @@ static enum hml_status all_rows_fold(struct hml_run *r, size_t test_n, struct hm
 
 static enum hml_status predict_models(struct run_ctx *c, struct hml_error *err)
 {
-    struct hml_run *r = c->r;
-    const json_t *models = json_object_get(c->root, "models");
-    const char *names[256];
-    size_t n;
-    enum hml_status rc = pick_models(c->o, models, names, &n, err);
-    r->models = rc ? NULL : hml_calloc(n, sizeof *r->models);
-    struct model_ctx *ms = rc ? NULL : hml_calloc(n, sizeof *ms);
-    if (!rc && (!r->models || !ms)) rc = hml_fail(err, HML_ENOMEM, "predict", "out of memory");
-    if (!rc) r->nmodels = n, c->total = n;
-    for (size_t i = 0; i < n && !rc; i++) {
-        ms[i].out = &r->models[i];
-        ms[i].def = json_object_get(models, names[i]);
-        snprintf(r->models[i].name, sizeof r->models[i].name, "%s", names[i]);
-        r->models[i].in_ensemble = !excluded_from_ensemble(c->root, names[i], ms[i].def);
-        rc = setup_model(c, &ms[i], err);
-    }
+    struct model_ctx *ms = NULL;
+    size_t n = 0;
+    enum hml_status rc = setup_models(c, &ms, &n, err);
+    c->total = n;
     if (!rc) rc = fit_all(c, ms, n, err);
     /* The single fold's predictions are the answer: they become oof as they are. */
     for (size_t i = 0; i < n && !rc; i++) {
@@ -800,8 +805,7 @@ static enum hml_status predict_models(struct run_ctx *c, struct hml_error *err)
         ms[i].out->oof = ms[i].out->fold_pred;
         ms[i].out->fold_pred = NULL;
     }
-    for (size_t i = 0; ms && i < n; i++) model_ctx_fini(&ms[i]);
-    hml_free(ms);
+    free_models(ms, n);
     return rc;
 }
 
