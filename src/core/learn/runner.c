@@ -189,17 +189,14 @@ static enum hml_status resolve_features(const struct run_ctx *c, struct model_ct
  * not a feature — whether it was declared as a feature or is a raw column. */
 static enum hml_status guard_inputs(const struct run_ctx *c, const struct model_ctx *m, struct hml_error *err)
 {
-    struct hml_target t;
-    struct hml_error terr;
-    if (hml_target_load(c->ft, c->root, &t, &terr)) return HML_OK; /* the target was checked already */
+    if (!c->target) return HML_OK; /* the target itself was checked when it was encoded */
     enum hml_status rc = HML_OK;
     for (size_t i = 0; !rc && i < m->nfeatures; i++) {
         long j = hml_frame_find(c->ft, m->features[i]);
         if (j < 0) continue;
-        rc = hml_feature_guard_column(m->features[i], m->features[i], c->ft->cols[j], &t, err);
+        rc = hml_feature_guard_column(m->features[i], m->features[i], c->ft->cols[j], c->target, err);
         if (rc) hml_error_prefix(err, "input of model '%s'", m->out->name);
     }
-    hml_target_fini(&t);
     return rc;
 }
 
@@ -710,6 +707,9 @@ static enum hml_status setup_models(struct run_ctx *c, struct model_ctx **out, s
         return hml_fail(err, HML_ENOMEM, "backtest", "out of memory");
     }
     r->nmodels = n;
+    struct hml_target target;
+    struct hml_error terr;
+    c->target = hml_target_load(c->ft, c->root, &target, &terr) ? NULL : &target;
     for (size_t i = 0; i < n && !rc; i++) {
         ms[i].out = &r->models[i];
         ms[i].def = json_object_get(models, names[i]);
@@ -717,6 +717,8 @@ static enum hml_status setup_models(struct run_ctx *c, struct model_ctx **out, s
         r->models[i].in_ensemble = !excluded_from_ensemble(c->root, names[i], ms[i].def);
         rc = setup_model(c, &ms[i], err);
     }
+    if (c->target) hml_target_fini(c->target);
+    c->target = NULL;
     *out = ms;
     *n_out = n;
     return rc;

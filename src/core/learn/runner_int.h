@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 
+#include "harness/feature.h"
 #include "harness/runner.h"
 #include "harness/model.h"
 #include "harness/buf.h"
@@ -22,6 +23,7 @@ struct run_ctx {
     struct pending *pending;      /* cache entries to write when the run succeeds    */
     size_t pending_n, pending_cap;
     struct hml_explanation *explain; /* hml_explain: filled by the first seed's fit    */
+    struct hml_target *target;    /* encoded once for the input guard (setup_models)  */
     pthread_mutex_t mu;           /* guards the fields above and every model's counters,
                                      notes and failure while folds fit in parallel      */
 };
