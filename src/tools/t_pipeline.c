@@ -154,18 +154,37 @@ static void render_run(const json_t *run, bool full, struct hml_buf *t)
 
 /* ---- artifacts -------------------------------------------------------------------------------------- */
 
-static enum hml_status add_pred_column(struct hml_frame *f, const char *name, const struct hml_run *r,
-                                       const double *oof, size_t j, struct hml_error *err)
+static enum hml_status add_pred_column(struct hml_frame *f, const char *name, size_t rows, size_t k, const double *pred,
+                                       size_t j, struct hml_error *err)
 {
-    struct hml_column *c = hml_column_new(HML_TYPE_F64, r->rows);
+    struct hml_column *c = hml_column_new(HML_TYPE_F64, rows);
     if (!c) return hml_fail(err, HML_ENOMEM, "pipeline", "out of memory");
-    for (size_t i = 0; i < r->rows; i++) {
-        double v = oof[i * r->k + j];
+    for (size_t i = 0; i < rows; i++) {
+        double v = pred[i * k + j];
         if (isnan(v)) hml_column_set_null(c, i);
         else hml_f64(c)[i] = v;
     }
     enum hml_status rc = hml_frame_add(f, name, c, err);
     hml_column_unref(c);
+    return rc;
+}
+
+/* pred_<model> (pred_<model>_<class> for multiclass) of every model that ran and of
+ * the ensemble, `rows` rows each: out-of-fold for a backtest, new rows for predict. */
+static enum hml_status add_pred_columns(struct hml_frame *f, const struct hml_run *r, size_t rows, struct hml_error *err)
+{
+    char name[160];
+    enum hml_status rc = HML_OK;
+    for (size_t m = 0; !rc && m <= r->nmodels; m++) {
+        const double *p = m < r->nmodels ? r->models[m].oof : r->ensemble;
+        if (!p || (m < r->nmodels && !r->models[m].ok)) continue;
+        const char *mn = m < r->nmodels ? r->models[m].name : "ensemble";
+        for (size_t j = 0; !rc && j < r->k; j++) {
+            if (r->k > 1) snprintf(name, sizeof name, "pred_%s_%s", mn, r->classes[j]);
+            else snprintf(name, sizeof name, "pred_%s", mn);
+            rc = add_pred_column(f, name, rows, r->k, p, j, err);
+        }
+    }
     return rc;
 }
 
@@ -202,17 +221,7 @@ static enum hml_status predictions_frame(const struct hml_run *r, const struct h
     for (size_t t = 0; !rc && t < r->rows; t++) hml_i64(row)[t] = (int64_t)r->table_row[t] + 1;
     if (!rc) rc = hml_frame_add(f, "row", row, err);
     hml_column_unref(row);
-    char name[160];
-    for (size_t m = 0; !rc && m <= r->nmodels; m++) {
-        const double *oof = m < r->nmodels ? r->models[m].oof : r->ensemble;
-        if (!oof || (m < r->nmodels && !r->models[m].ok)) continue;
-        const char *mn = m < r->nmodels ? r->models[m].name : "ensemble";
-        for (size_t j = 0; !rc && j < r->k; j++) {
-            if (r->k > 1) snprintf(name, sizeof name, "pred_%s_%s", mn, r->classes[j]);
-            else snprintf(name, sizeof name, "pred_%s", mn);
-            rc = add_pred_column(f, name, r, oof, j, err);
-        }
-    }
+    if (!rc) rc = add_pred_columns(f, r, r->rows, err);
     if (rc) {
         hml_frame_free(f);
         return rc;
@@ -619,20 +628,7 @@ static enum hml_status prediction_file(const struct hml_run *r, const struct hml
     for (size_t t = 0; !rc && t < data->nrows; t++) hml_i64(row)[t] = (int64_t)t + 1;
     if (!rc) rc = hml_frame_add(f, "row", row, err);
     hml_column_unref(row);
-    /* The run's "rows" are the new data's rows here, which is what add_pred_column walks. */
-    struct hml_run view = *r;
-    view.rows = data->nrows;
-    char name[160];
-    for (size_t m = 0; !rc && m <= r->nmodels; m++) {
-        const double *p = m < r->nmodels ? r->models[m].oof : r->ensemble;
-        if (!p || (m < r->nmodels && !r->models[m].ok)) continue;
-        const char *mn = m < r->nmodels ? r->models[m].name : "ensemble";
-        for (size_t j = 0; !rc && j < r->k; j++) {
-            if (r->k > 1) snprintf(name, sizeof name, "pred_%s_%s", mn, r->classes[j]);
-            else snprintf(name, sizeof name, "pred_%s", mn);
-            rc = add_pred_column(f, name, &view, p, j, err);
-        }
-    }
+    if (!rc) rc = add_pred_columns(f, r, data->nrows, err);
     if (!rc) rc = hml_csv_write(f, csv, err);
     hml_frame_free(f);
     return rc;
