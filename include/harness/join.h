@@ -26,8 +26,12 @@ enum hml_status hml_frame_join(const struct hml_frame *left, const struct hml_fr
 /* Gathers rows of c: out[i] = c[rows[i]], or null where rows[i] == SIZE_MAX. */
 struct hml_column *hml_column_gather(const struct hml_column *c, const size_t *rows, size_t n);
 
-/* Row-key text of the given columns for row i ("\x1f"-separated), into buf. */
+/* Row-key text of the given columns for row i ("\x1f"-separated), into buf; its length,
+ * or SIZE_MAX when it does not fit in cap (never a cut key that could match another). */
+#define HML_ROW_KEY_MAX 4096
 size_t hml_row_key(const struct hml_frame *f, const size_t *cols, size_t ncols, size_t i,
                    char *buf, size_t cap);
+/* The error for a key that did not fit (row is 0-based). */
+enum hml_status hml__key_too_long(size_t row, struct hml_error *err);
 
 #endif

@@ -378,9 +378,12 @@ static enum hml_status unique_rows(const struct hml_frame *t, const size_t *cols
     struct keyed *k = hml_calloc(t->nrows + 1, sizeof *k);
     size_t *keep = hml_malloc((t->nrows + 1) * sizeof *keep);
     enum hml_status rc = k && keep ? HML_OK : hml_fail(err, HML_ENOMEM, "data.drop_duplicates", "out of memory");
-    char buf[4096];
+    char buf[HML_ROW_KEY_MAX];
     for (size_t i = 0; !rc && i < t->nrows; i++) {
-        hml_row_key(t, cols, nc, i, buf, sizeof buf);
+        if (hml_row_key(t, cols, nc, i, buf, sizeof buf) == SIZE_MAX) {
+            rc = hml__key_too_long(i, err);
+            break;
+        }
         k[i].key = hml_strdup(buf);
         k[i].row = i;
         if (!k[i].key) rc = hml_fail(err, HML_ENOMEM, "data.drop_duplicates", "out of memory");
@@ -484,9 +487,12 @@ static enum hml_status sample_rows(const struct hml_frame *t, double fraction, l
     } else if (!rc) {
         /* Stratified: the same fraction of every group of the stratify column. */
         size_t col = (size_t)strat;
-        char buf[256];
+        char buf[HML_ROW_KEY_MAX];
         for (size_t i = 0; !rc && i < t->nrows; i++) {
-            hml_row_key(t, &col, 1, i, buf, sizeof buf);
+            if (hml_row_key(t, &col, 1, i, buf, sizeof buf) == SIZE_MAX) {
+                rc = hml__key_too_long(i, err);
+                break;
+            }
             k[i] = (struct keyed){hml_strdup(buf), i};
             if (!k[i].key) rc = hml_fail(err, HML_ENOMEM, "data.sample", "out of memory");
         }

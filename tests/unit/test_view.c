@@ -14,6 +14,7 @@
 #include "harness/config.h"
 #include "harness/fsx.h"
 #include "harness/io.h"
+#include "harness/join.h"
 #include "harness/json.h"
 #include "harness/view.h"
 
@@ -872,6 +873,32 @@ TEST(view_schema_of_a_project_view_reads_sources_but_computes_nothing)
     hml_views_free(v);
     json_decref(root);
     hml_free(raw);
+}
+
+/* Keys compare by their full text: two right keys that agree for thousands of bytes and
+ * differ at the end must not be cut to the same prefix and called duplicates. */
+TEST(view_join_refuses_keys_too_long_to_compare)
+{
+    struct hml_buf b = HML_BUF_INIT;
+    hml_buf_puts(&b, "k,v\n");
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < 5000; i++) hml_buf_putc(&b, 'a');
+        hml_buf_printf(&b, "%d,%d\n", r, r);
+    }
+    struct hml_frame *right = csv_frame(hml_buf_str(&b));
+    struct hml_frame *left = csv_frame("k,w\nshort,1\n");
+    const char *keys[] = {"k"};
+    struct hml_frame *out = NULL;
+    struct hml_join_report rep;
+    struct hml_error err;
+    hml_error_clear(&err);
+    T_EQ(hml_frame_join(left, right, keys, 1, HML_JOIN_LEFT, "r_", &out, &rep, &err), HML_ELIMIT);
+    T_CONTAINS(err.message, "the key of row 1 is longer than 4094 bytes");
+    T_CONTAINS(err.hint, "shorter columns");
+    T_OK(out == NULL);
+    hml_buf_free(&b);
+    hml_frame_free(left);
+    hml_frame_free(right);
 }
 
 /* ---- out of memory ------------------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define KEY_MAX 1024
+#define KEY_MAX HML_ROW_KEY_MAX
 
 struct hml_column *hml_column_gather(const struct hml_column *c, const size_t *rows, size_t n)
 {
@@ -39,18 +39,27 @@ size_t hml_row_key(const struct hml_frame *f, const size_t *cols, size_t ncols, 
                    char *buf, size_t cap)
 {
     size_t len = 0;
-    for (size_t k = 0; k < ncols && len + 1 < cap; k++) {
+    for (size_t k = 0; k < ncols; k++) {
+        /* A key that fills the buffer may have been cut: two such keys could compare
+         * equal without being equal, so the caller is told instead. */
+        if (len + 2 >= cap) return SIZE_MAX;
         if (k) buf[len++] = '\x1f';
         const struct hml_column *c = f->cols[cols[k]];
         if (hml_column_is_null(c, i)) {
-            len += (size_t)snprintf(buf + len, cap - len, "\x1e"); /* null never equals a value */
+            buf[len++] = '\x1e'; /* null never equals a value */
             continue;
         }
         len += hml_column_format(c, i, buf + len, cap - len);
     }
-    if (len >= cap) len = cap - 1;
+    if (len + 1 >= cap) return SIZE_MAX;
     buf[len] = 0;
     return len;
+}
+
+enum hml_status hml__key_too_long(size_t row, struct hml_error *err)
+{
+    hml_fail(err, HML_ELIMIT, "keys", "the key of row %zu is longer than %u bytes", row + 1, HML_ROW_KEY_MAX - 2);
+    return hml_hint(err, "key on shorter columns (an id rather than free text)");
 }
 
 /* Open-addressing table from key text to right-row index. */
@@ -87,6 +96,7 @@ static enum hml_status build_map(const struct hml_frame *r, const size_t *rk, si
     char a[KEY_MAX], b[KEY_MAX];
     for (size_t i = 0; i < r->nrows; i++) {
         size_t n = hml_row_key(r, rk, nk, i, a, sizeof a);
+        if (n == SIZE_MAX) return hml__key_too_long(i, err);
         uint64_t h = hml_fnv1a(a, n);
         size_t s = (size_t)h & (m->cap - 1);
         for (; m->row[s] != SIZE_MAX; s = (s + 1) & (m->cap - 1)) {
@@ -168,6 +178,10 @@ enum hml_status hml_frame_join(const struct hml_frame *left, const struct hml_fr
     memset(rep, 0, sizeof *rep);
     for (size_t i = 0; i < left->nrows; i++) {
         size_t n = hml_row_key(left, lk, nkeys, i, key, sizeof key);
+        if (n == SIZE_MAX) {
+            rc = hml__key_too_long(i, err);
+            goto done;
+        }
         size_t r = map_find(&m, right, rk, nkeys, key, n);
         if (r == SIZE_MAX) rep->unmatched++;
         else rep->matched++;

@@ -544,19 +544,26 @@ static enum hml_status finish_model(struct run_ctx *c, struct model_ctx *m, doub
 }
 
 /* Active models (or the requested subset), in config order. */
+#define RUN_MODELS_MAX 256
+
 static enum hml_status pick_models(const struct hml_run_opts *o, const json_t *models, const char **names,
                                    size_t *n, struct hml_error *err)
 {
-    const char *all[256];
+    const char *all[RUN_MODELS_MAX];
     size_t nall = 0;
     const char *key;
     json_t *def;
     *n = 0;
     json_object_foreach((json_t *)models, key, def) {
-        if (nall < 256) all[nall++] = key;
+        if (nall < RUN_MODELS_MAX) all[nall++] = key;
         bool wanted = o->only_n == 0 ? hml_json_bool(def, "active", true) : false;
         for (size_t i = 0; i < o->only_n; i++) wanted |= !strcmp(o->only_models[i], key);
-        if (wanted && *n < 256) names[(*n)++] = key;
+        if (!wanted) continue;
+        if (*n == RUN_MODELS_MAX) { /* a limit, said out loud: never a silent subset */
+            hml_fail(err, HML_ELIMIT, "backtest", "more than %d active models", RUN_MODELS_MAX);
+            return hml_hint(err, "deactivate some (models remove --name …) or run a subset with models=[…]");
+        }
+        names[(*n)++] = key;
     }
     for (size_t i = 0; i < o->only_n; i++)
         if (!json_object_get(models, o->only_models[i])) {
@@ -696,7 +703,7 @@ static enum hml_status setup_models(struct run_ctx *c, struct model_ctx **out, s
 {
     struct hml_run *r = c->r;
     const json_t *models = json_object_get(c->root, "models");
-    const char *names[256];
+    const char *names[RUN_MODELS_MAX];
     size_t n;
     enum hml_status rc = pick_models(c->o, models, names, &n, err);
     if (rc) return rc;
