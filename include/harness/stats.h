@@ -33,4 +33,7 @@ double hml_col_median(const struct hml_column *c);
 double hml_col_mean(const struct hml_column *c);
 size_t hml_col_mode_row(const struct hml_column *c);
 
+/* Median of v[0..n) by selection (reorders v); NaN when n is 0. */
+double hml_median_inplace(double *v, size_t n);
+
 #endif

@@ -3,6 +3,7 @@
 #include "harness/alloc.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,41 @@ double hml_col_median(const struct hml_column *c)
     double m = quantile(v, k, 0.5);
     hml_free(v);
     return m;
+}
+
+/* k-th smallest of v[0..n) (reorders v); afterwards v[0..k) <= v[k]. The pivot is the
+ * median of three so that already sorted input stays linear. */
+static double select_kth(double *v, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) {
+        double x = v[lo], y = v[lo + (hi - lo) / 2], z = v[hi];
+        double pivot = fmax(fmin(x, y), fmin(fmax(x, y), z));
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        if (kk <= j) hi = j;
+        else if (kk >= i) lo = i;
+        else break;
+    }
+    return v[kk];
+}
+
+double hml_median_inplace(double *v, size_t n)
+{
+    if (n == 0) return NAN;
+    double hi = select_kth(v, n, n / 2);
+    if (n % 2) return hi;
+    double lo = v[0]; /* the smaller half sits in v[0..n/2) */
+    for (size_t i = 1; i < n / 2; i++) lo = fmax(lo, v[i]);
+    return 0.5 * (lo + hi);
 }
 
 double hml_col_mean(const struct hml_column *c)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/stats.h"
 
 enum afn { A_SUM, A_MEAN, A_MIN, A_MAX, A_COUNT, A_STD, A_VAR, A_MEDIAN, A_FIRST, A_LAST, A_NUNIQUE, A__N };
 static const char *const afn_names[] = {"sum", "mean", "min", "max", "count", "std", "var", "median",
@@ -167,41 +168,12 @@ static inline bool present(const struct agg *a, const double *x, size_t row)
     return a->src == SIZE_MAX || !isnan(x[row]);
 }
 
-/* Wirth's selection: afterwards v[k] is the k-th smallest and v[0..k) are all <= v[k]. */
-static void quickselect(double *v, size_t n, size_t k)
-{
-    long lo = 0, hi = (long)n - 1, kk = (long)k;
-    while (lo < hi) {
-        double pivot = v[kk];
-        long i = lo, j = hi;
-        do {
-            while (v[i] < pivot) i++;
-            while (pivot < v[j]) j--;
-            if (i <= j) {
-                double t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        } while (i <= j);
-        if (j < kk) lo = i;
-        if (kk < i) hi = j;
-    }
-}
-
 static double seg_median(const struct agg *a, const double *x, const uint32_t *perm, size_t s, size_t e, double *buf)
 {
     size_t m = 0;
     for (size_t q = s; q < e; q++)
         if (present(a, x, perm[q])) buf[m++] = x[perm[q]];
-    if (!m) return NAN;
-    quickselect(buf, m, m / 2);
-    double hi = buf[m / 2];
-    if (m % 2) return hi;
-    double lo = buf[0];
-    for (size_t i = 1; i < m / 2; i++) lo = buf[i] > lo ? buf[i] : lo;
-    return (lo + hi) / 2;
+    return hml_median_inplace(buf, m);
 }
 
 /* Sum of ints with overflow detection. */

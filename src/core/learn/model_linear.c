@@ -10,6 +10,7 @@
 
 #include "harness/alloc.h"
 #include "harness/log.h"
+#include "harness/stats.h"
 #include "model_linear_int.h"
 
 #define ONE_CLASS_LOGIT 20.0 /* one-class training data: P(that class) = 1 − 2e-9 */
@@ -179,40 +180,6 @@ static enum hml_status check_target(const struct hml__linear *m, const struct hm
 
 /* ---- fit: imputation and standardisation ------------------------------------------ */
 
-/* k-th smallest of a[0..n) (reorders a); afterwards a[0..k) ≤ a[k]. */
-static double select_kth(double *a, size_t n, size_t k)
-{
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-    while (lo < hi) {
-        double x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
-        double pivot = fmax(fmin(x, y), fmin(fmax(x, y), z));
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                double t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
-        }
-        if (kk <= j) hi = j;
-        else if (kk >= i) lo = i;
-        else break;
-    }
-    return a[kk];
-}
-
-static double median(double *a, size_t n)
-{
-    if (n == 0) return 0;
-    double hi = select_kth(a, n, n / 2);
-    if (n % 2) return hi;
-    double lo = a[0];
-    for (size_t i = 1; i < n / 2; i++) lo = fmax(lo, a[i]);
-    return 0.5 * (lo + hi);
-}
-
 /* Copies column j of x (rows with positive weight only) into col, as doubles;
  * fails on ±Inf. Returns the number of rows copied through *kept. */
 static enum hml_status gather_column(const struct hml_fit_data *d, size_t j, double *col, size_t *kept,
@@ -243,7 +210,7 @@ static enum hml_status medians(struct hml__linear *m, const struct hml_fit_data 
         if (rc) return rc;
         for (size_t i = 0; i < kept; i++)
             if (!isnan(scratch[i])) scratch[seen++] = scratch[i];
-        m->median[j] = median(scratch, seen);
+        m->median[j] = seen ? hml_median_inplace(scratch, seen) : 0;
     }
     return HML_OK;
 }
