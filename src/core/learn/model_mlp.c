@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/alloc.h"
+#include "harness/stats.h"
 #include "model_mlp_int.h"
 
 #define PREDICT_CHUNK 1024 /* rows standardised and pushed through the network at once */
@@ -255,40 +256,6 @@ static enum hml_status check_data(const struct hml__mlp *m, const struct hml_fit
 
 /* ---- fit: imputation and standardisation -------------------------------------------- */
 
-/* The k-th smallest of a[0..n) (reorders a); afterwards a[0..k) <= a[k]. */
-static float select_kth(float *a, size_t n, size_t k)
-{
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-    while (lo < hi) {
-        float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
-        float pivot = fmaxf(fminf(x, y), fminf(fmaxf(x, y), z)); /* median of three: sorted input stays linear */
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i++] = a[j];
-                a[j--] = t;
-            }
-        }
-        if (kk <= j) hi = j;
-        else if (kk >= i) lo = i;
-        else break;
-    }
-    return a[kk];
-}
-
-static double median_of(float *a, size_t n)
-{
-    if (n == 0) return 0; /* an all-missing column: imputed as 0, then constant */
-    double hi = select_kth(a, n, n / 2);
-    if (n % 2) return hi;
-    float lo = a[0]; /* after selection a[0..n/2) holds the smaller half */
-    for (size_t i = 1; i < n / 2; i++) lo = a[i] > lo ? a[i] : lo;
-    return 0.5 * ((double)lo + hi);
-}
-
 /* The rows that train (positive weight), their weights scaled to mean 1. */
 struct prep {
     size_t n;
@@ -298,7 +265,7 @@ struct prep {
     float *w;     /* n */
 };
 
-static void stats(struct hml__mlp *m, const struct hml_fit_data *d, const struct prep *p, float *scratch)
+static void stats(struct hml__mlp *m, const struct hml_fit_data *d, const struct prep *p, double *scratch)
 {
     for (size_t j = 0; j < d->cols; j++) {
         size_t seen = 0;
@@ -306,7 +273,7 @@ static void stats(struct hml__mlp *m, const struct hml_fit_data *d, const struct
             float v = d->x[p->row[r] * d->cols + j];
             if (!isnan(v)) scratch[seen++] = v;
         }
-        m->median[j] = median_of(scratch, seen);
+        m->median[j] = seen ? hml_median_inplace(scratch, seen) : 0; /* all missing: 0, then constant */
         double sw = 0, mean = 0, var = 0;
         for (size_t r = 0; r < p->n; r++) {
             float v = d->x[p->row[r] * d->cols + j];
@@ -372,7 +339,10 @@ static enum hml_status prepare(struct hml__mlp *m, const struct hml_fit_data *d,
             p->row[r] = i;
             wsum += (p->w[r++] = d->w ? (float)d->w[i] : 1);
         }
-    stats(m, d, p, p->z); /* p->z is scratch until the rows are written below */
+    double *col = hml_malloc((n ? n : 1) * sizeof *col);
+    if (!col) return hml_fail(err, HML_ENOMEM, WHERE_FIT, "out of memory preparing %zu rows for mlp", n);
+    stats(m, d, p, col);
+    hml_free(col);
     target_stats(m, d->y, p);
     for (size_t r = 0; r < n; r++) {
         zrow(m, d->x + p->row[r] * d->cols, p->z + r * d->cols);
